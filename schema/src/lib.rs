@@ -1,0 +1,1 @@
+//! OpsOrch schema (in progress).
