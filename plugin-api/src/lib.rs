@@ -1,5 +1,74 @@
-//! OpsOrch plugin API (in progress).
+//! The OpsOrch adapter interface: a stable ABI for adapter libraries and the
+//! SDK adapter authors write against.
+//!
+//! An adapter implements the typed provider traits it supports (every method
+//! defaults to an `unsupported` error), lists them in an [`Adapter`], and
+//! calls [`export_adapter!`]. Built as a `cdylib`, the crate is an adapter
+//! library the host loads from `OPSORCH_PLUGIN_DIR`; the same source, with a
+//! `main` that calls [`serve_stdio`], is a stdio plugin binary for
+//! `OPSORCH_<CAP>_PLUGIN`.
+//!
+//! A complete adapter:
+//!
+//! ```
+//! use opsorch_plugin_api::schema::{Service, ServiceQuery};
+//! use opsorch_plugin_api::{export_adapter, Adapter, Config, Error, Result, ServiceProvider};
+//!
+//! struct Catalog {
+//!     services: Vec<Service>,
+//! }
+//!
+//! impl ServiceProvider for Catalog {
+//!     fn query(&self, query: ServiceQuery) -> Result<Vec<Service>> {
+//!         Ok(self
+//!             .services
+//!             .iter()
+//!             .filter(|s| query.name.is_empty() || s.name.contains(&query.name))
+//!             .cloned()
+//!             .collect())
+//!     }
+//! }
+//!
+//! fn adapter() -> Adapter {
+//!     Adapter::new("catalog", "0.1.0").service("catalog", |config: &Config| {
+//!         let name = config
+//!             .get("service")
+//!             .and_then(|v| v.as_str())
+//!             .ok_or_else(|| Error::bad_request("config.service is required"))?;
+//!         opsorch_plugin_api::log::info(format_args!("serving {name}"));
+//!         Ok(Catalog {
+//!             services: vec![Service { id: name.into(), name: name.into(), ..Default::default() }],
+//!         })
+//!     })
+//! }
+//!
+//! export_adapter!(adapter);
+//!
+//! // In the binary target: `fn main() -> std::io::Result<()> { serve_stdio(adapter()) }`.
+//! # let config: Config = serde_json::from_str(r#"{"service":"checkout"}"#).unwrap();
+//! # let provider = adapter().construct(opsorch_plugin_api::Capability::Service, "catalog", &config).unwrap();
+//! # assert_eq!(provider.call("service.query", "{}").unwrap(), r#"[{"id":"checkout","name":"checkout"}]"#);
+//! ```
+//!
+//! Modules: [`methods`] is the one table of capabilities and methods,
+//! [`protocol`] the wire types, [`abi`] the stable boundary and its version
+//! policy, [`log`] adapter logging.
+
+// abi_stable's generated `*_Ref` types and `#[sabi_trait]` impls trip these
+// lints on current rustc; they are confined to this crate.
 #![allow(non_local_definitions, non_camel_case_types)]
 
+pub mod abi;
+pub mod log;
 pub mod methods;
 pub mod protocol;
+mod sdk;
+mod stdio;
+
+#[doc(hidden)]
+pub use abi_stable;
+pub use opsorch_schema as schema;
+
+pub use methods::{Capability, Method, ResultKind};
+pub use sdk::*;
+pub use stdio::{serve, serve_stdio};

@@ -109,7 +109,10 @@ impl Capability {
 
     /// The methods of this capability, in table order.
     pub fn methods(self) -> impl Iterator<Item = Method> {
-        Method::ALL.iter().copied().filter(move |m| m.capability() == self)
+        Method::ALL
+            .iter()
+            .copied()
+            .filter(move |m| m.capability() == self)
     }
 }
 
@@ -270,11 +273,26 @@ mod tests {
 
     #[test]
     fn route_names_normalise() {
-        assert_eq!(Capability::from_route_name("Incidents"), Some(Capability::Incident));
-        assert_eq!(Capability::from_route_name("ALERT"), Some(Capability::Alert));
-        assert_eq!(Capability::from_route_name("messages"), Some(Capability::Messaging));
-        assert_eq!(Capability::from_route_name("Messaging"), Some(Capability::Messaging));
-        assert_eq!(Capability::from_route_name("orchestrations"), Some(Capability::Orchestration));
+        assert_eq!(
+            Capability::from_route_name("Incidents"),
+            Some(Capability::Incident)
+        );
+        assert_eq!(
+            Capability::from_route_name("ALERT"),
+            Some(Capability::Alert)
+        );
+        assert_eq!(
+            Capability::from_route_name("messages"),
+            Some(Capability::Messaging)
+        );
+        assert_eq!(
+            Capability::from_route_name("Messaging"),
+            Some(Capability::Messaging)
+        );
+        assert_eq!(
+            Capability::from_route_name("orchestrations"),
+            Some(Capability::Orchestration)
+        );
         assert_eq!(Capability::from_route_name("secret"), None);
         assert_eq!(Capability::from_route_name("widgets"), None);
         assert_eq!(Capability::from_route_name(""), None);
