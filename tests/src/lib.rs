@@ -1,1 +1,368 @@
-//! Helpers for end-to-end tests.
+//! Harness for end-to-end tests: start the real `opsorch` binary on
+//! `127.0.0.1:0`, find the built adapter libraries and plugin binaries, and
+//! talk HTTP/1.1 to the host over a plain TCP socket.
+//!
+//! The tests use the artefacts of the same cargo profile they were built
+//! with (`target/debug` under `cargo test`). `scripts/test` builds them all
+//! before running the suite; a missing artefact fails with a message saying
+//! so. The HTTP client is hand-written on purpose: the hardening tests need
+//! to send bytes no well-behaved client would (invalid UTF-8, bad framing).
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// The directory holding this profile's build artefacts (`target/debug`).
+pub fn artefact_dir() -> PathBuf {
+    if let Ok(dir) = std::env::var("OPSORCH_ARTEFACT_DIR") {
+        return PathBuf::from(dir);
+    }
+    // The test executable lives in target/<profile>/deps/.
+    let exe = std::env::current_exe().expect("current_exe");
+    let deps = exe.parent().expect("deps dir");
+    deps.parent().expect("profile dir").to_path_buf()
+}
+
+fn artefact(name: &str) -> PathBuf {
+    let path = artefact_dir().join(name);
+    assert!(
+        path.exists(),
+        "{} is not built; run scripts/test (or `cargo build --workspace`) first",
+        path.display()
+    );
+    path
+}
+
+/// A binary built by this workspace, e.g. `opsorch` or `opsorch-mock-plugin`.
+pub fn binary(name: &str) -> PathBuf {
+    artefact(name)
+}
+
+/// An adapter library built by this workspace, by crate name (`opsorch_mock`).
+pub fn library(crate_name: &str) -> PathBuf {
+    let file = if cfg!(target_os = "macos") {
+        format!("lib{crate_name}.dylib")
+    } else {
+        format!("lib{crate_name}.so")
+    };
+    artefact(&file)
+}
+
+/// A fresh, empty directory under the system temp dir, removed on drop.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("opsorch-e2e-{tag}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        TempDir(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// Copies `file` into this directory under `name` and returns the new path.
+    pub fn copy_in(&self, file: &Path, name: &str) -> PathBuf {
+        let dest = self.0.join(name);
+        std::fs::copy(file, &dest).expect("copy into temp dir");
+        dest
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A running `opsorch` process, killed on drop.
+pub struct Host {
+    child: Child,
+    pub addr: SocketAddr,
+    stderr: mpsc::Receiver<String>,
+    stderr_lines: Vec<String>,
+}
+
+/// How a start attempt ended.
+pub enum Started {
+    Running(Host),
+    /// The process exited before listening: exit code and stderr.
+    Exited(Option<i32>, String),
+}
+
+impl Host {
+    /// Starts `opsorch` with exactly `env` (plus PATH/HOME) on 127.0.0.1:0.
+    pub fn start(env: &[(&str, &str)]) -> Host {
+        match Host::try_start(env) {
+            Started::Running(host) => host,
+            Started::Exited(code, stderr) => {
+                panic!("opsorch exited with {code:?} before listening:\n{stderr}")
+            }
+        }
+    }
+
+    /// Like [`Host::start`], but reports a start-up refusal instead of panicking.
+    pub fn try_start(env: &[(&str, &str)]) -> Started {
+        Host::try_start_with(&[], env)
+    }
+
+    /// Starts `opsorch` with extra command-line `args`.
+    pub fn try_start_with(args: &[&str], env: &[(&str, &str)]) -> Started {
+        let mut cmd = Command::new(binary("opsorch"));
+        cmd.args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("OPSORCH_ADDR", "127.0.0.1:0")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Ok(home) = std::env::var("HOME") {
+            cmd.env("HOME", home);
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn opsorch");
+        let stdout = child.stdout.take().expect("stdout");
+        let stderr = child.stderr.take().expect("stderr");
+        let (err_tx, err_rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if err_tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        match wait_for_listening(stdout) {
+            Some(addr) => Started::Running(Host {
+                child,
+                addr,
+                stderr: err_rx,
+                stderr_lines: Vec::new(),
+            }),
+            None => {
+                let status = child.wait().expect("wait opsorch");
+                let lines: Vec<String> = err_rx.try_iter().collect();
+                Started::Exited(status.code(), lines.join("\n"))
+            }
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Everything the host wrote to stderr so far (its log).
+    pub fn stderr(&mut self) -> String {
+        self.stderr_lines.extend(self.stderr.try_iter());
+        self.stderr_lines.join("\n")
+    }
+
+    /// Sends a request and returns the response.
+    pub fn request(&self, method: &str, path: &str, body: Option<&str>) -> Response {
+        self.raw_request(method, path, &[], body.map(str::as_bytes))
+    }
+
+    pub fn get(&self, path: &str) -> Response {
+        self.request("GET", path, None)
+    }
+
+    pub fn post(&self, path: &str, body: &str) -> Response {
+        self.request("POST", path, Some(body))
+    }
+
+    pub fn patch(&self, path: &str, body: &str) -> Response {
+        self.request("PATCH", path, Some(body))
+    }
+
+    /// Sends a request with extra headers and raw body bytes.
+    pub fn raw_request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Response {
+        http(self.addr, method, path, headers, body)
+    }
+
+    /// Sends SIGTERM and waits (bounded) for the process to exit.
+    pub fn terminate(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = std::time::Instant::now() + within;
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    /// Kills the process with SIGKILL and reaps it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn wait_for_listening(stdout: ChildStdout) -> Option<SocketAddr> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(stdout);
+        let mut line = String::new();
+        let mut sent = false;
+        loop {
+            line.clear();
+            match reader.read_line(&mut line) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    if !sent {
+                        if let Some(addr) = line.trim().strip_prefix("OPSORCH_LISTENING ") {
+                            if let Ok(addr) = addr.trim().parse::<SocketAddr>() {
+                                let _ = tx.send(addr);
+                                sent = true;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(30)).ok()
+}
+
+/// An HTTP response.
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    /// Header names are lower-cased.
+    pub headers: BTreeMap<String, String>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The body as JSON; panics with the body text when it is not JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("response is not JSON ({e}): {}", self.text()))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(&name.to_ascii_lowercase()).map(String::as_str)
+    }
+
+    /// The `code` of a JSON error body.
+    pub fn error_code(&self) -> String {
+        self.json()["code"].as_str().unwrap_or_default().to_string()
+    }
+}
+
+/// One HTTP/1.1 request on a fresh connection (`Connection: close`).
+pub fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> Response {
+    let mut stream = TcpStream::connect(addr).expect("connect to opsorch");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("set timeout");
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    let has_content_type = headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("content-type"));
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if let Some(body) = body {
+        if !has_content_type {
+            head.push_str("Content-Type: application/json\r\n");
+        }
+        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).expect("write request");
+    if let Some(body) = body {
+        stream.write_all(body).expect("write body");
+    }
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).expect("read response");
+    parse_response(&raw)
+}
+
+/// Parses a complete HTTP/1.1 response (read until the server closed).
+pub fn parse_response(raw: &[u8]) -> Response {
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("incomplete response: {:?}", String::from_utf8_lossy(raw)));
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut body = raw[split + 4..].to_vec();
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap_or_default();
+    let status = status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("bad status line {status_line:?}"));
+    let mut headers = BTreeMap::new();
+    for line in lines {
+        if let Some((k, v)) = line.split_once(':') {
+            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+        }
+    }
+    if headers
+        .get("transfer-encoding")
+        .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
+    {
+        body = dechunk(&body);
+    }
+    Response {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let Some(eol) = data.windows(2).position(|w| w == b"\r\n") else {
+            break;
+        };
+        let size_text = String::from_utf8_lossy(&data[..eol]);
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("0").trim(), 16)
+            .unwrap_or(0);
+        data = &data[eol + 2..];
+        if size == 0 || data.len() < size {
+            break;
+        }
+        out.extend_from_slice(&data[..size]);
+        data = &data[(size + 2).min(data.len())..];
+    }
+    out
+}
