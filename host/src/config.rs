@@ -1,0 +1,349 @@
+//! Configuration from the environment (CONTRACT §2).
+//!
+//! Everything is read through an [`Env`] lookup so that tests pass a map
+//! instead of mutating the process environment. Errors name the variable and
+//! the reason on one line, and never quote a value: configuration may hold
+//! credentials.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::path::PathBuf;
+
+use opsorch_plugin_api::methods::Capability;
+use serde_json::{Map, Value};
+
+/// Looks an environment variable up. Empty values count as unset.
+pub trait Env {
+    fn var(&self, name: &str) -> Option<String>;
+}
+
+/// The real process environment.
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|v| !v.is_empty())
+    }
+}
+
+impl Env for HashMap<String, String> {
+    fn var(&self, name: &str) -> Option<String> {
+        self.get(name).filter(|v| !v.is_empty()).cloned()
+    }
+}
+
+impl Env for BTreeMap<String, String> {
+    fn var(&self, name: &str) -> Option<String> {
+        self.get(name).filter(|v| !v.is_empty()).cloned()
+    }
+}
+
+impl<const N: usize> Env for [(&str, &str); N] {
+    fn var(&self, name: &str) -> Option<String> {
+        self.iter()
+            .find(|(k, v)| *k == name && !v.is_empty())
+            .map(|(_, v)| (*v).to_owned())
+    }
+}
+
+/// A start-up refusal: which variable (or stored key) is wrong, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub variable: String,
+    pub reason: String,
+}
+
+impl ConfigError {
+    pub fn new(variable: impl Into<String>, reason: impl Into<String>) -> Self {
+        ConfigError {
+            variable: variable.into(),
+            // One line, whatever the reason's source wrote.
+            reason: reason.into().replace(['\n', '\r'], " "),
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.variable, self.reason)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// The default request body limit: 1 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1 << 20;
+
+/// The certificate and key files for HTTPS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// How the environment selects one capability's provider.
+#[derive(Clone, Default, PartialEq)]
+pub struct Selection {
+    /// `OPSORCH_<CAP>_PROVIDER`, as given.
+    pub provider: Option<String>,
+    /// `OPSORCH_<CAP>_PLUGIN`; wins over `provider`.
+    pub plugin: Option<PathBuf>,
+    /// `OPSORCH_<CAP>_CONFIG`, an object (empty when unset).
+    pub config: Map<String, Value>,
+}
+
+impl Selection {
+    /// Whether the environment chooses a provider at all.
+    pub fn is_set(&self) -> bool {
+        self.provider.is_some() || self.plugin.is_some()
+    }
+}
+
+impl fmt::Debug for Selection {
+    // The config may hold credentials: show its keys only.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Selection")
+            .field("provider", &self.provider)
+            .field("plugin", &self.plugin)
+            .field("config_keys", &self.config.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// Everything the environment configures.
+#[derive(Clone)]
+pub struct Settings {
+    /// `OPSORCH_ADDR` as given (`:8080` means every interface).
+    pub addr: String,
+    pub cors_origin: String,
+    pub bearer_token: Option<String>,
+    pub tls: Option<TlsFiles>,
+    pub max_body_bytes: usize,
+    /// `OPSORCH_PLUGIN_DIR`, colon-separated: where adapter libraries live.
+    pub library_dirs: Vec<PathBuf>,
+    /// One entry per capability, the secret store included.
+    pub selections: BTreeMap<Capability, Selection>,
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("addr", &self.addr)
+            .field("cors_origin", &self.cors_origin)
+            .field("bearer_token", &self.bearer_token.as_ref().map(|_| "<set>"))
+            .field("tls", &self.tls)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("library_dirs", &self.library_dirs)
+            .field("selections", &self.selections)
+            .finish()
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            addr: ":8080".into(),
+            cors_origin: "*".into(),
+            bearer_token: None,
+            tls: None,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            library_dirs: Vec::new(),
+            selections: BTreeMap::new(),
+        }
+    }
+}
+
+impl Settings {
+    /// Reads and validates every variable of CONTRACT §2.
+    pub fn from_env(env: &dyn Env) -> Result<Settings, ConfigError> {
+        let tls = match (
+            env.var("OPSORCH_TLS_CERT_FILE"),
+            env.var("OPSORCH_TLS_KEY_FILE"),
+        ) {
+            (Some(cert), Some(key)) => Some(TlsFiles {
+                cert: cert.into(),
+                key: key.into(),
+            }),
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(ConfigError::new(
+                    "OPSORCH_TLS_KEY_FILE",
+                    "must be set when OPSORCH_TLS_CERT_FILE is set",
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::new(
+                    "OPSORCH_TLS_CERT_FILE",
+                    "must be set when OPSORCH_TLS_KEY_FILE is set",
+                ))
+            }
+        };
+        let max_body_bytes = match env.var("OPSORCH_MAX_BODY_BYTES") {
+            None => DEFAULT_MAX_BODY_BYTES,
+            Some(raw) => match raw.trim().parse::<usize>() {
+                Ok(n) if n > 0 => n,
+                _ => {
+                    return Err(ConfigError::new(
+                        "OPSORCH_MAX_BODY_BYTES",
+                        "must be a positive number of bytes",
+                    ))
+                }
+            },
+        };
+        let library_dirs = env
+            .var("OPSORCH_PLUGIN_DIR")
+            .map(|dirs| {
+                dirs.split(':')
+                    .filter(|d| !d.is_empty())
+                    .map(PathBuf::from)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut selections = BTreeMap::new();
+        for cap in Capability::ALL {
+            selections.insert(cap, selection(env, cap)?);
+        }
+        Ok(Settings {
+            addr: env.var("OPSORCH_ADDR").unwrap_or_else(|| ":8080".into()),
+            cors_origin: env.var("OPSORCH_CORS_ORIGIN").unwrap_or_else(|| "*".into()),
+            bearer_token: env.var("OPSORCH_BEARER_TOKEN"),
+            tls,
+            max_body_bytes,
+            library_dirs,
+            selections,
+        })
+    }
+
+    /// The selection for `cap` (empty when the environment has none).
+    pub fn selection(&self, cap: Capability) -> Selection {
+        self.selections.get(&cap).cloned().unwrap_or_default()
+    }
+}
+
+/// The name of one of a capability's variables, e.g. `OPSORCH_LOG_CONFIG`.
+pub fn var_name(cap: Capability, suffix: &str) -> String {
+    format!("OPSORCH_{}_{}", cap.env_key(), suffix)
+}
+
+fn selection(env: &dyn Env, cap: Capability) -> Result<Selection, ConfigError> {
+    let config_var = var_name(cap, "CONFIG");
+    let config = match env.var(&config_var) {
+        None => Map::new(),
+        Some(raw) => parse_config_object(&raw).map_err(|why| ConfigError::new(config_var, why))?,
+    };
+    Ok(Selection {
+        provider: env
+            .var(&var_name(cap, "PROVIDER"))
+            .map(|p| p.trim().to_owned())
+            .filter(|p| !p.is_empty()),
+        plugin: env.var(&var_name(cap, "PLUGIN")).map(PathBuf::from),
+        config,
+    })
+}
+
+/// Parses a provider configuration: a JSON object. The reason never quotes
+/// the input (serde_json's syntax errors give only a position).
+pub fn parse_config_object(raw: &str) -> Result<Map<String, Value>, String> {
+    match serde_json::from_str::<Value>(raw) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(Value::Null) => Ok(Map::new()),
+        Ok(_) => Err("must be a JSON object".into()),
+        Err(e) => Err(format!(
+            "invalid JSON at line {} column {}",
+            e.line(),
+            e.column()
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults() {
+        let s = Settings::from_env(&[("UNRELATED", "x")]).unwrap();
+        assert_eq!(s.addr, ":8080");
+        assert_eq!(s.cors_origin, "*");
+        assert_eq!(s.bearer_token, None);
+        assert_eq!(s.tls, None);
+        assert_eq!(s.max_body_bytes, 1 << 20);
+        assert!(s.library_dirs.is_empty());
+        assert_eq!(s.selections.len(), 11);
+        assert!(!s.selection(Capability::Incident).is_set());
+    }
+
+    #[test]
+    fn reads_everything() {
+        let s = Settings::from_env(&[
+            ("OPSORCH_ADDR", "127.0.0.1:0"),
+            ("OPSORCH_CORS_ORIGIN", "http://ui"),
+            ("OPSORCH_BEARER_TOKEN", "tok"),
+            ("OPSORCH_TLS_CERT_FILE", "/c"),
+            ("OPSORCH_TLS_KEY_FILE", "/k"),
+            ("OPSORCH_MAX_BODY_BYTES", "10"),
+            ("OPSORCH_PLUGIN_DIR", "/a::/b"),
+            ("OPSORCH_LOG_PROVIDER", " Elastic "),
+            ("OPSORCH_LOG_CONFIG", r#"{"url":"http://es"}"#),
+            ("OPSORCH_SECRET_PLUGIN", "/bin/sec"),
+        ])
+        .unwrap();
+        assert_eq!(s.addr, "127.0.0.1:0");
+        assert_eq!(s.cors_origin, "http://ui");
+        assert_eq!(s.bearer_token.as_deref(), Some("tok"));
+        assert_eq!(
+            s.tls,
+            Some(TlsFiles {
+                cert: "/c".into(),
+                key: "/k".into()
+            })
+        );
+        assert_eq!(s.max_body_bytes, 10);
+        assert_eq!(s.library_dirs, [PathBuf::from("/a"), PathBuf::from("/b")]);
+        let log = s.selection(Capability::Log);
+        assert_eq!(log.provider.as_deref(), Some("Elastic"));
+        assert_eq!(log.config["url"], "http://es");
+        assert_eq!(
+            s.selection(Capability::Secret).plugin,
+            Some(PathBuf::from("/bin/sec"))
+        );
+        // Debug output never shows the bearer token or config values.
+        let debug = format!("{s:?}");
+        assert!(
+            !debug.contains("tok\"") && !debug.contains("http://es"),
+            "{debug}"
+        );
+    }
+
+    #[test]
+    fn refuses_invalid_config_json_naming_the_variable_not_the_value() {
+        let err =
+            Settings::from_env(&[("OPSORCH_TICKET_CONFIG", "{\"token\": s3cret")]).unwrap_err();
+        assert_eq!(err.variable, "OPSORCH_TICKET_CONFIG");
+        assert!(err
+            .to_string()
+            .starts_with("OPSORCH_TICKET_CONFIG: invalid JSON"));
+        assert!(!err.to_string().contains("s3cret"));
+        let err = Settings::from_env(&[("OPSORCH_SECRET_CONFIG", "[1,2]")]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "OPSORCH_SECRET_CONFIG: must be a JSON object"
+        );
+    }
+
+    #[test]
+    fn refuses_half_a_tls_pair() {
+        let err = Settings::from_env(&[("OPSORCH_TLS_CERT_FILE", "/c")]).unwrap_err();
+        assert_eq!(err.variable, "OPSORCH_TLS_KEY_FILE");
+        let err = Settings::from_env(&[("OPSORCH_TLS_KEY_FILE", "/k")]).unwrap_err();
+        assert_eq!(err.variable, "OPSORCH_TLS_CERT_FILE");
+    }
+
+    #[test]
+    fn refuses_bad_body_limit() {
+        for bad in ["0", "-1", "lots"] {
+            let err = Settings::from_env(&[("OPSORCH_MAX_BODY_BYTES", bad)]).unwrap_err();
+            assert_eq!(err.variable, "OPSORCH_MAX_BODY_BYTES");
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! Reading request bodies: the one place a body becomes a typed value.
+//!
+//! Any content type is accepted and read as JSON, as the Go implementation
+//! does (`curl -d` sends a form content type, and existing clients rely on
+//! that). Decoding is strict: malformed JSON, an unknown field, a wrong type
+//! or trailing data → 400 `bad_request`; a body over the limit → 413. Both
+//! are [`ApiError`]s, never axum's plain-text rejections.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use serde::de::DeserializeOwned;
+use serde_json::error::Category;
+
+use crate::error::ApiError;
+
+/// A JSON body decoded strictly into `T`.
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+impl<S, T> FromRequest<S> for JsonBody<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = read_body(req, state).await?;
+        decode_strict(&bytes).map(JsonBody)
+    }
+}
+
+/// Reads the whole body, honouring the `DefaultBodyLimit` layer.
+pub async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, state).await.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge
+        } else {
+            ApiError::BadRequest("cannot read the request body".into())
+        }
+    })
+}
+
+/// Decodes `bytes` as exactly one JSON value of type `T`, rejecting fields
+/// `T` does not know (whether or not `T` itself denies them).
+pub fn decode_strict<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::BadRequest("request body is empty".into()));
+    }
+    let mut unknown: Option<String> = None;
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = {
+        let mut note = |path: serde_ignored::Path<'_>| {
+            // serde_ignored writes `?` for an Option level; it means nothing to a client.
+            unknown.get_or_insert_with(|| {
+                let text = path.to_string();
+                text.split('.')
+                    .filter(|s| *s != "?")
+                    .collect::<Vec<_>>()
+                    .join(".")
+            });
+        };
+        let tracked = serde_ignored::Deserializer::new(&mut de, &mut note);
+        serde_path_to_error::deserialize::<_, T>(tracked).map_err(describe)?
+    };
+    de.end()
+        .map_err(|_| ApiError::BadRequest("malformed JSON body: trailing characters".into()))?;
+    if let Some(path) = unknown {
+        return Err(ApiError::BadRequest(format!("unknown field `{path}`")));
+    }
+    Ok(value)
+}
+
+fn describe(err: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let path = err.path().to_string();
+    let inner = err.inner();
+    let message = match inner.classify() {
+        Category::Syntax | Category::Eof | Category::Io => format!("malformed JSON body: {inner}"),
+        Category::Data => {
+            let what = without_values(&inner.to_string());
+            if path == "." {
+                format!("invalid request body: {what}")
+            } else {
+                format!("invalid request body at `{path}`: {what}")
+            }
+        }
+    };
+    ApiError::BadRequest(message)
+}
+
+/// serde's data errors quote the offending value (`invalid type: string
+/// "…", expected u32`). Request bodies may carry credentials, and these
+/// messages are logged, so keep only what the schema says.
+fn without_values(message: &str) -> String {
+    if let Some(kind) = ["missing field `", "unknown field `", "duplicate field `"]
+        .iter()
+        .find(|k| message.starts_with(**k))
+    {
+        let rest = &message[kind.len()..];
+        let name = rest.split('`').next().unwrap_or_default();
+        return format!("{kind}{name}`");
+    }
+    match (message.split_once(':'), message.rfind(", expected ")) {
+        (Some((kind, _)), Some(at)) if kind.len() < at => {
+            format!("{kind}{}", &message[at..])
+        }
+        _ => message.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    struct Inner {
+        n: u32,
+    }
+    #[derive(Debug, Deserialize, PartialEq)]
+    struct Outer {
+        name: String,
+        #[serde(default)]
+        inner: Option<Inner>,
+    }
+
+    fn bad(body: &str) -> String {
+        match decode_strict::<Outer>(body.as_bytes()) {
+            Err(ApiError::BadRequest(m)) => m,
+            other => panic!("expected bad request, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn accepts_exact_bodies() {
+        let v: Outer = decode_strict(br#" {"name":"a","inner":{"n":1}} "#).unwrap();
+        assert_eq!(v.inner, Some(Inner { n: 1 }));
+    }
+
+    #[test]
+    fn rejects_everything_else() {
+        assert_eq!(bad(""), "request body is empty");
+        assert!(bad("{").starts_with("malformed JSON body"));
+        assert!(bad(r#"{"name":"a"} x"#).contains("trailing"));
+        assert_eq!(bad(r#"{"name":"a","extra":1}"#), "unknown field `extra`");
+        assert_eq!(
+            bad(r#"{"name":"a","inner":{"n":1,"m":2}}"#),
+            "unknown field `inner.m`"
+        );
+        let m = bad(r#"{"name":"a","inner":{"n":"hunter2"}}"#);
+        assert!(
+            m.starts_with("invalid request body at `inner.n`: invalid type, expected u32"),
+            "{m}"
+        );
+        assert!(!m.contains("hunter2"));
+        assert!(bad("{}").contains("missing field `name`"));
+    }
+}

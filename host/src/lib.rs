@@ -1,0 +1,90 @@
+//! OpsOrch Core host: the REST API of CONTRACT §1 over pluggable providers.
+//!
+//! A request passes the [`middleware::gate`] (request ID, CORS, bearer auth,
+//! audit), is routed by the table in [`routes::table`], and reaches the
+//! provider in effect for its capability ([`state::AppState`]). Providers are
+//! built-in, loaded from stable-ABI libraries ([`library`]) or run as stdio
+//! plugins ([`stdio`]); configuration comes from the environment
+//! ([`config`]) and from choices stored in the secret provider
+//! ([`selection`]).
+//!
+//! [`app`] builds the router without any I/O so tests drive it in process;
+//! [`serve`] is the whole start-up path of the binary.
+
+pub mod audit;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod json_secrets;
+pub mod library;
+pub mod middleware;
+pub mod openapi;
+pub mod provider;
+pub mod routes;
+pub mod selection;
+pub mod server;
+pub mod startup;
+pub mod state;
+pub mod stdio;
+
+use axum::Router;
+
+pub use config::{ConfigError, Env, ProcessEnv, Settings};
+pub use error::ApiError;
+pub use provider::{Provider, ProviderError, ProviderFactory, ProviderFuture, ProviderRegistry};
+pub use state::{AppState, HttpSettings};
+
+/// The whole HTTP application for `state`.
+pub fn app(state: AppState) -> Router {
+    let routes = routes::router(state.clone());
+    // The gate wraps the router from outside so that it sees every request
+    // (unknown paths included) and can drop a trailing slash before routing.
+    Router::new()
+        .fallback_service(routes)
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            middleware::gate,
+        ))
+}
+
+/// Reads the settings, loads providers and builds the state: everything
+/// that may refuse start-up, with no socket opened yet.
+pub async fn prepare(env: &dyn Env) -> anyhow::Result<(Settings, AppState)> {
+    let settings = Settings::from_env(env)?;
+    let mut registry = startup::builtin_registry();
+    library::register_libraries(&settings.library_dirs, &mut registry)?;
+    let state = startup::build_state(&settings, registry).await?;
+    Ok((settings, state))
+}
+
+/// The `serve` command: prepare, listen, serve until SIGTERM/SIGINT.
+pub async fn serve(env: &dyn Env) -> anyhow::Result<()> {
+    let (settings, state) = prepare(env).await?;
+    server::run(&settings, app(state)).await
+}
+
+/// Logs to stderr; `RUST_LOG` filters (default `info`). Audit records
+/// (target `audit`) are always written as one JSON object per line.
+pub fn init_logging() {
+    use tracing_subscriber::filter::{filter_fn, EnvFilter};
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{fmt, Layer};
+
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let human = fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_filter(filter_fn(|meta| meta.target() != audit::TARGET));
+    let audit_json = fmt::layer()
+        .json()
+        .flatten_event(true)
+        .with_current_span(false)
+        .with_span_list(false)
+        .with_writer(std::io::stderr)
+        .with_filter(filter_fn(|meta| meta.target() == audit::TARGET));
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(human)
+        .with(audit_json)
+        .try_init();
+}

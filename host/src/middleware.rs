@@ -1,0 +1,236 @@
+//! The request gate every request passes through, matched route or not.
+//!
+//! In order: pick the request ID, drop a trailing slash, answer `OPTIONS`,
+//! check the bearer token, run the router; then stamp CORS headers and
+//! `X-Request-ID` on the response (errors and 404s included), log failures,
+//! and emit the audit record of a successful call.
+
+use std::time::Instant;
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use subtle::ConstantTimeEq;
+
+use crate::audit::{self, AuditAction};
+use crate::error::{ApiError, LoggedError};
+use crate::state::AppState;
+
+/// The header carrying the request ID, in both directions.
+pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Where a client's request ID may come from, first present wins.
+const REQUEST_ID_HEADERS: [&str; 4] = [
+    "x-request-id",
+    "x-amzn-trace-id",
+    "x-correlation-id",
+    "x-trace-id",
+];
+
+/// Who is calling, from the contract's actor headers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestContext {
+    pub request_id: String,
+    pub actor_type: &'static str,
+    pub actor_id: String,
+}
+
+impl RequestContext {
+    fn from_headers(request_id: String, headers: &HeaderMap) -> Self {
+        let text = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+        };
+        let actor_type = match text("x-actor-type") {
+            Some(t) if t.eq_ignore_ascii_case("copilot") => "copilot",
+            _ => "user",
+        };
+        let actor_id = ["x-user-id", "x-actor-id", "x-opsorch-actor-id"]
+            .into_iter()
+            .find_map(text)
+            .unwrap_or("unknown")
+            .to_owned();
+        RequestContext {
+            request_id,
+            actor_type,
+            actor_id,
+        }
+    }
+}
+
+/// The middleware itself; installed by [`crate::app`].
+pub async fn gate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let request_id = REQUEST_ID_HEADERS
+        .iter()
+        .find_map(|name| req.headers().get(*name))
+        .filter(|v| !v.is_empty())
+        .cloned()
+        .unwrap_or_else(generate_request_id);
+    let request_id_text = String::from_utf8_lossy(request_id.as_bytes()).into_owned();
+    trim_trailing_slash(&mut req);
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let context = RequestContext::from_headers(request_id_text.clone(), req.headers());
+
+    let mut response = if method == axum::http::Method::OPTIONS {
+        StatusCode::OK.into_response()
+    } else if !authorized(state.http().bearer_token.as_deref(), req.headers()) {
+        ApiError::Unauthorized.into_response()
+    } else {
+        req.extensions_mut().insert(context.clone());
+        next.run(req).await
+    };
+
+    let origin = HeaderValue::from_str(&state.http().cors_origin)
+        .unwrap_or_else(|_| HeaderValue::from_static("*"));
+    let headers = response.headers_mut();
+    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("Content-Type, Authorization"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET,POST,PATCH,OPTIONS"),
+    );
+    headers.insert(X_REQUEST_ID.clone(), request_id);
+
+    let status = response.status();
+    let elapsed_ms = started.elapsed().as_millis() as u64;
+    if let Some(err) = response.extensions().get::<LoggedError>() {
+        if status.is_server_error() {
+            tracing::warn!(request_id = %request_id_text, %method, %path, status = status.as_u16(),
+                code = %err.code, message = %err.message, elapsed_ms, "request failed");
+        } else {
+            tracing::info!(request_id = %request_id_text, %method, %path, status = status.as_u16(),
+                code = %err.code, message = %err.message, elapsed_ms, "request rejected");
+        }
+    } else {
+        tracing::debug!(request_id = %request_id_text, %method, %path, status = status.as_u16(),
+            elapsed_ms, "request served");
+    }
+    if status.is_success() {
+        if let Some(AuditAction(action)) = response.extensions().get::<AuditAction>() {
+            audit::record(&context, action);
+        }
+    }
+    response
+}
+
+fn generate_request_id() -> HeaderValue {
+    let id = uuid::Uuid::new_v4();
+    // A hyphenated UUID is always a valid header value.
+    HeaderValue::from_str(&id.hyphenated().to_string())
+        .unwrap_or_else(|_| HeaderValue::from_static("unknown"))
+}
+
+/// `/incidents/` is `/incidents`; `/` stays `/`.
+fn trim_trailing_slash(req: &mut Request) {
+    let path = req.uri().path();
+    if path.len() <= 1 || !path.ends_with('/') {
+        return;
+    }
+    let trimmed = path.trim_end_matches('/');
+    let trimmed = if trimmed.is_empty() { "/" } else { trimmed };
+    let new = match req.uri().query() {
+        Some(q) => format!("{trimmed}?{q}"),
+        None => trimmed.to_owned(),
+    };
+    let mut parts = req.uri().clone().into_parts();
+    if let Ok(pq) = new.parse() {
+        parts.path_and_query = Some(pq);
+        if let Ok(uri) = Uri::from_parts(parts) {
+            *req.uri_mut() = uri;
+        }
+    }
+}
+
+/// Whether the request may pass: no token configured, or `Authorization:
+/// Bearer <token>` with the right token, compared in constant time.
+fn authorized(expected: Option<&str>, headers: &HeaderMap) -> bool {
+    let Some(expected) = expected else {
+        return true;
+    };
+    let Some(given) = headers
+        .get(header::AUTHORIZATION)
+        .map(HeaderValue::as_bytes)
+    else {
+        return false;
+    };
+    let Some(token) = given
+        .get(..7)
+        .filter(|scheme| scheme.eq_ignore_ascii_case(b"bearer "))
+        .map(|_| &given[7..])
+    else {
+        return false;
+    };
+    token.ct_eq(expected.as_bytes()).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn bearer_tokens() {
+        assert!(authorized(None, &HeaderMap::new()));
+        assert!(!authorized(Some("t0k"), &HeaderMap::new()));
+        assert!(authorized(
+            Some("t0k"),
+            &headers(&[("authorization", "Bearer t0k")])
+        ));
+        assert!(authorized(
+            Some("t0k"),
+            &headers(&[("authorization", "bearer t0k")])
+        ));
+        assert!(!authorized(
+            Some("t0k"),
+            &headers(&[("authorization", "Bearer t0")])
+        ));
+        assert!(!authorized(
+            Some("t0k"),
+            &headers(&[("authorization", "Bearer t0kk")])
+        ));
+        assert!(!authorized(
+            Some("t0k"),
+            &headers(&[("authorization", "Basic t0k")])
+        ));
+        assert!(!authorized(
+            Some("t0k"),
+            &headers(&[("authorization", "t0k")])
+        ));
+    }
+
+    #[test]
+    fn actors() {
+        let c = RequestContext::from_headers("r".into(), &HeaderMap::new());
+        assert_eq!((c.actor_type, c.actor_id.as_str()), ("user", "unknown"));
+        let c = RequestContext::from_headers(
+            "r".into(),
+            &headers(&[("x-actor-type", "Copilot"), ("x-actor-id", "bot-1")]),
+        );
+        assert_eq!((c.actor_type, c.actor_id.as_str()), ("copilot", "bot-1"));
+        let c = RequestContext::from_headers(
+            "r".into(),
+            &headers(&[
+                ("x-actor-type", "robot"),
+                ("x-opsorch-actor-id", "c"),
+                ("x-user-id", "alice"),
+            ]),
+        );
+        assert_eq!((c.actor_type, c.actor_id.as_str()), ("user", "alice"));
+    }
+}

@@ -1,0 +1,30 @@
+//! `/`, `/health` and `/openapi.json`.
+
+use std::sync::OnceLock;
+
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+
+use super::json_response;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(health))
+        .route("/health", get(health))
+        .route("/openapi.json", get(openapi))
+}
+
+async fn health() -> Response {
+    json_response(StatusCode::OK, r#"{"status":"ok"}"#.into(), None)
+}
+
+async fn openapi() -> Response {
+    static DOCUMENT: OnceLock<String> = OnceLock::new();
+    let text = DOCUMENT.get_or_init(|| {
+        serde_json::to_string(&crate::openapi::document()).unwrap_or_else(|_| "{}".into())
+    });
+    json_response(StatusCode::OK, text.clone(), None)
+}

@@ -1,0 +1,112 @@
+//! HTTP routes. Provider-backed routes come from the [`table`]; the
+//! provider-configuration API and the meta routes (`/`, `/health`,
+//! `/openapi.json`) have their own small modules.
+
+mod meta;
+mod providers;
+pub mod table;
+
+pub use providers::ProviderConfigInput;
+
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, patch, post, MethodRouter};
+use axum::Router;
+
+use crate::audit::AuditAction;
+use crate::error::ApiError;
+use crate::extract::read_body;
+use crate::provider::call_normalised;
+use crate::state::AppState;
+use table::{Http, Reply, Route, RouteInput, ROUTES};
+
+/// Every route, with the state applied. Unknown paths and wrong methods
+/// answer 404 JSON.
+pub fn router(state: AppState) -> Router {
+    let max_body = state.http().max_body_bytes;
+    let mut router = Router::new();
+    for route in ROUTES {
+        router = router.route(route.path, method_router(route));
+    }
+    router
+        .merge(meta::router())
+        .merge(providers::router())
+        .fallback(not_found)
+        .method_not_allowed_fallback(not_found)
+        .layer(DefaultBodyLimit::max(max_body))
+        .with_state(state)
+}
+
+fn method_router(route: &'static Route) -> MethodRouter<AppState> {
+    let handler = move |State(state): State<AppState>, req: Request| dispatch(route, state, req);
+    match route.http {
+        Http::Get => get(handler),
+        Http::Post => post(handler),
+        Http::Patch => patch(handler),
+    }
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound("route not found".into())
+}
+
+/// The one handler behind every table route: find the provider, build the
+/// payload, call, shape the reply.
+async fn dispatch(
+    route: &'static Route,
+    state: AppState,
+    req: Request,
+) -> Result<Response, ApiError> {
+    // 501 comes first: an unconfigured capability says so whatever the body.
+    let provider = state.provider(route.method.capability())?;
+    let (mut parts, body) = req.into_parts();
+    let params = match <Path<Vec<(String, String)>> as axum::extract::FromRequestParts<
+        AppState,
+    >>::from_request_parts(&mut parts, &state)
+    .await
+    {
+        Ok(Path(params)) => params,
+        Err(_) => return Err(ApiError::BadRequest("invalid path parameter".into())),
+    };
+    let query = parts.uri.query().map(str::to_owned);
+    let body = read_body(Request::from_parts(parts, body), &state).await?;
+    let input = RouteInput {
+        params,
+        query,
+        body,
+    };
+    let payload = (route.payload)(&input)?;
+    let result = call_normalised(provider.as_ref(), route.method, payload).await?;
+    let text = match route.reply {
+        Reply::Raw(_) => result.get().to_owned(),
+        Reply::StatusOk => r#"{"status":"ok"}"#.to_owned(),
+        Reply::Wrapped(key, _) => format!(r#"{{"{key}":{}}}"#, result.get()),
+    };
+    Ok(json_response(
+        route.status,
+        text,
+        Some(route.audit_action()),
+    ))
+}
+
+/// A JSON response, with its audit action for the request gate.
+pub(crate) fn json_response(
+    status: axum::http::StatusCode,
+    body: String,
+    audit: Option<&'static str>,
+) -> Response {
+    let mut response = (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response();
+    if let Some(action) = audit {
+        response.extensions_mut().insert(AuditAction(action));
+    }
+    response
+}

@@ -1,0 +1,106 @@
+//! `GET/POST /providers/{cap}`: list registered providers and choose one.
+//!
+//! Choosing applies the provider at once and stores the choice in the secret
+//! provider under `providers/<cap>/default`, so it survives a restart. The
+//! new provider is built (validated) first, then stored, then swapped in: a
+//! failed store leaves the previous provider in effect.
+
+use std::path::PathBuf;
+
+use axum::extract::{FromRequest, Path, Request, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use opsorch_plugin_api::methods::Capability;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::json_response;
+use crate::error::ApiError;
+use crate::extract::JsonBody;
+use crate::selection::{self, ProviderChoice};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/providers/{cap}", get(list).post(configure))
+}
+
+/// The body of `POST /providers/{cap}`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderConfigInput {
+    /// A registered provider name (required, even with `plugin`).
+    #[serde(default)]
+    pub provider: String,
+    /// Passed to the provider; stored in the secret provider.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub config: Option<Map<String, Value>>,
+    /// Path of a stdio plugin executable; wins over `provider`.
+    #[serde(default)]
+    pub plugin: String,
+}
+
+fn capability(name: &str) -> Result<Capability, ApiError> {
+    Capability::from_route_name(name).ok_or_else(|| ApiError::NotFound("unknown capability".into()))
+}
+
+async fn list(
+    State(state): State<AppState>,
+    Path(cap): Path<String>,
+) -> Result<Response, ApiError> {
+    let cap = capability(&cap)?;
+    let body = serde_json::json!({ "providers": state.registry().names(cap) });
+    Ok(json_response(StatusCode::OK, body.to_string(), None))
+}
+
+async fn configure(
+    State(state): State<AppState>,
+    Path(cap): Path<String>,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let cap = capability(&cap)?;
+    let secret = state
+        .secret()
+        .cloned()
+        .ok_or(ApiError::SecretProviderMissing)?;
+    let JsonBody(input) = JsonBody::<ProviderConfigInput>::from_request(req, &state).await?;
+    if input.provider.trim().is_empty() {
+        return Err(ApiError::BadRequest("provider required".into()));
+    }
+    let choice = ProviderChoice {
+        provider: Some(input.provider.trim().to_owned()),
+        plugin: Some(input.plugin)
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from),
+        config: input.config.unwrap_or_default(),
+    };
+
+    let _configuring = state.configure_guard().await;
+    let provider = choice
+        .build(state.registry(), cap, true)
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    if let Err(err) = selection::store(secret.as_ref(), cap, &choice).await {
+        tracing::warn!(capability = %cap, code = %err.code, message = %err.message,
+            "cannot store a provider configuration");
+        return Err(ApiError::SecretStore(
+            "cannot store the provider configuration".into(),
+        ));
+    }
+    state.set_provider(cap, Some(provider));
+    tracing::info!(capability = %cap, provider = %input_name(&choice), "provider configured");
+    Ok(json_response(
+        StatusCode::OK,
+        r#"{"status":"ok"}"#.into(),
+        Some("provider.configured"),
+    ))
+}
+
+fn input_name(choice: &ProviderChoice) -> String {
+    match (&choice.plugin, &choice.provider) {
+        (Some(path), _) => format!("plugin {}", path.display()),
+        (None, Some(name)) => name.clone(),
+        (None, None) => String::new(),
+    }
+}

@@ -1,0 +1,131 @@
+//! From settings to a ready [`AppState`]: the secret provider first, then
+//! each routed capability from the environment or from its stored choice.
+
+use std::sync::Arc;
+
+use opsorch_plugin_api::methods::Capability;
+
+use crate::config::{var_name, ConfigError, Selection, Settings};
+use crate::json_secrets::{self, JsonSecretFactory};
+use crate::provider::{Provider, ProviderRegistry};
+use crate::selection::{load_stored, stored_key, ChoiceError, ProviderChoice};
+use crate::state::{AppState, HttpSettings};
+
+/// A registry holding the built-in providers (the `json` secret store).
+pub fn builtin_registry() -> ProviderRegistry {
+    let mut registry = ProviderRegistry::new();
+    // A fresh registry has no names, so this cannot collide.
+    let _ = registry.register(
+        Capability::Secret,
+        json_secrets::NAME,
+        Arc::new(JsonSecretFactory),
+    );
+    registry
+}
+
+fn choice_of(selection: Selection) -> ProviderChoice {
+    ProviderChoice {
+        provider: selection.provider,
+        plugin: selection.plugin,
+        config: selection.config,
+    }
+}
+
+/// Builds the environment's choice for `cap`, naming the variable at fault.
+fn from_env(
+    registry: &ProviderRegistry,
+    cap: Capability,
+    selection: Selection,
+) -> Result<Arc<dyn Provider>, ConfigError> {
+    let uses_plugin = selection.plugin.is_some();
+    choice_of(selection)
+        .build(registry, cap, false)
+        .map_err(|err| match err {
+            ChoiceError::UnknownProvider { .. } => {
+                let names = registry.names(cap);
+                let known = if names.is_empty() {
+                    "none registered".to_owned()
+                } else {
+                    format!("registered: {}", names.join(", "))
+                };
+                ConfigError::new(var_name(cap, "PROVIDER"), format!("{err} ({known})"))
+            }
+            ChoiceError::Failed(why) if uses_plugin => {
+                ConfigError::new(var_name(cap, "PLUGIN"), why)
+            }
+            ChoiceError::Failed(why) => ConfigError::new(var_name(cap, "CONFIG"), why),
+        })
+}
+
+/// Resolves every provider and returns the state the router serves.
+pub async fn build_state(
+    settings: &Settings,
+    registry: ProviderRegistry,
+) -> Result<AppState, ConfigError> {
+    let secret_selection = settings.selection(Capability::Secret);
+    let secret = if secret_selection.is_set() {
+        Some(from_env(&registry, Capability::Secret, secret_selection)?)
+    } else {
+        None
+    };
+    let http = HttpSettings {
+        cors_origin: settings.cors_origin.clone(),
+        bearer_token: settings.bearer_token.clone(),
+        max_body_bytes: settings.max_body_bytes,
+    };
+    let state = AppState::new(registry, secret, http);
+
+    for cap in Capability::ROUTED {
+        let selection = settings.selection(cap);
+        let provider = if selection.is_set() {
+            let what = describe(&selection.provider, &selection.plugin);
+            let provider = from_env(state.registry(), cap, selection)?;
+            tracing::info!(capability = %cap, source = "environment", provider = %what, "provider ready");
+            Some(provider)
+        } else if let Some(secret) = state.secret() {
+            stored(&state, secret.as_ref(), cap).await?
+        } else {
+            None
+        };
+        state.set_provider(cap, provider);
+    }
+    Ok(state)
+}
+
+/// The stored choice for `cap`, if any. A store that cannot answer is
+/// logged and treated as "nothing stored"; a stored choice that cannot be
+/// used refuses start-up, naming its key.
+async fn stored(
+    state: &AppState,
+    secret: &dyn Provider,
+    cap: Capability,
+) -> Result<Option<Arc<dyn Provider>>, ConfigError> {
+    let text = match load_stored(secret, cap).await {
+        Ok(Some(text)) => text,
+        Ok(None) => return Ok(None),
+        Err(err) => {
+            tracing::warn!(capability = %cap, code = %err.code, message = %err.message,
+                "cannot read the stored provider configuration; leaving it unconfigured");
+            return Ok(None);
+        }
+    };
+    let key = stored_key(cap);
+    let choice = ProviderChoice::from_stored(&text).map_err(|why| ConfigError::new(&key, why))?;
+    if !choice.is_set() {
+        return Ok(None);
+    }
+    let provider = choice
+        .build(state.registry(), cap, true)
+        .map_err(|err| ConfigError::new(&key, err.to_string()))?;
+    tracing::info!(capability = %cap, source = "secret store",
+        provider = %describe(&choice.provider, &choice.plugin), "provider ready");
+    Ok(Some(provider))
+}
+
+fn describe(provider: &Option<String>, plugin: &Option<std::path::PathBuf>) -> String {
+    match (plugin, provider) {
+        (Some(path), _) => format!("plugin {}", path.display()),
+        (None, Some(name)) => name.clone(),
+        (None, None) => String::new(),
+    }
+}

@@ -1,0 +1,106 @@
+//! The state every request handler shares.
+//!
+//! It is built once at start-up and cloned (one `Arc`) into handlers. The
+//! only mutable parts are the per-capability [`ProviderSlot`]s, swapped by
+//! `POST /providers/{cap}`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use opsorch_plugin_api::methods::Capability;
+
+use crate::config::DEFAULT_MAX_BODY_BYTES;
+use crate::error::ApiError;
+use crate::provider::{Provider, ProviderRegistry, ProviderSlot};
+
+/// HTTP behaviour settings (CORS, auth, body limit).
+#[derive(Clone, Debug)]
+pub struct HttpSettings {
+    pub cors_origin: String,
+    pub bearer_token: Option<String>,
+    pub max_body_bytes: usize,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            cors_origin: "*".into(),
+            bearer_token: None,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        }
+    }
+}
+
+/// Shared, cheaply cloned application state.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<StateInner>,
+}
+
+struct StateInner {
+    registry: ProviderRegistry,
+    slots: BTreeMap<Capability, ProviderSlot>,
+    secret: Option<Arc<dyn Provider>>,
+    http: HttpSettings,
+    /// Serialises `POST /providers/{cap}` so that the order of stores matches
+    /// the order of swaps. Provider calls never take it.
+    configure: tokio::sync::Mutex<()>,
+}
+
+impl AppState {
+    /// A state with no provider in effect for any routed capability.
+    pub fn new(
+        registry: ProviderRegistry,
+        secret: Option<Arc<dyn Provider>>,
+        http: HttpSettings,
+    ) -> Self {
+        let slots = Capability::ROUTED
+            .into_iter()
+            .map(|cap| (cap, ProviderSlot::default()))
+            .collect();
+        AppState {
+            inner: Arc::new(StateInner {
+                registry,
+                slots,
+                secret,
+                http,
+                configure: tokio::sync::Mutex::new(()),
+            }),
+        }
+    }
+
+    pub fn registry(&self) -> &ProviderRegistry {
+        &self.inner.registry
+    }
+
+    pub fn http(&self) -> &HttpSettings {
+        &self.inner.http
+    }
+
+    /// The secret provider, if one is configured.
+    pub fn secret(&self) -> Option<&Arc<dyn Provider>> {
+        self.inner.secret.as_ref()
+    }
+
+    /// The provider in effect for `cap`, or the contract's 501.
+    pub fn provider(&self, cap: Capability) -> Result<Arc<dyn Provider>, ApiError> {
+        self.inner
+            .slots
+            .get(&cap)
+            .and_then(ProviderSlot::get)
+            .ok_or(ApiError::ProviderMissing(cap))
+    }
+
+    /// Puts `provider` in effect for a routed capability (the secret store is
+    /// fixed at start-up, so `Secret` is ignored).
+    pub fn set_provider(&self, cap: Capability, provider: Option<Arc<dyn Provider>>) {
+        if let Some(slot) = self.inner.slots.get(&cap) {
+            slot.set(provider);
+        }
+    }
+
+    /// Held while a provider configuration is applied and stored.
+    pub async fn configure_guard(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.inner.configure.lock().await
+    }
+}
