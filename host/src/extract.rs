@@ -42,11 +42,21 @@ pub async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes,
     })
 }
 
-/// Decodes `bytes` as exactly one JSON value of type `T`, rejecting fields
+/// Decodes `bytes` as exactly one JSON object of type `T`, rejecting fields
 /// `T` does not know (whether or not `T` itself denies them).
+///
+/// Every request body of the API is an object. serde would also accept an
+/// array for a struct (its fields in order); Go's decoder does not, and
+/// neither do we.
 pub fn decode_strict<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::BadRequest("request body is empty".into()));
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        None => return Err(ApiError::BadRequest("request body is empty".into())),
+        Some(b'{') => {}
+        Some(_) => {
+            return Err(ApiError::BadRequest(
+                "request body must be a JSON object".into(),
+            ))
+        }
     }
     let mut unknown: Option<String> = None;
     let mut de = serde_json::Deserializer::from_slice(bytes);
@@ -141,6 +151,8 @@ mod tests {
     #[test]
     fn rejects_everything_else() {
         assert_eq!(bad(""), "request body is empty");
+        assert_eq!(bad(r#"["a"]"#), "request body must be a JSON object");
+        assert_eq!(bad("null"), "request body must be a JSON object");
         assert!(bad("{").starts_with("malformed JSON body"));
         assert!(bad(r#"{"name":"a"} x"#).contains("trailing"));
         assert_eq!(bad(r#"{"name":"a","extra":1}"#), "unknown field `extra`");

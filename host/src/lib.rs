@@ -66,25 +66,40 @@ pub async fn serve(env: &dyn Env) -> anyhow::Result<()> {
 /// Logs to stderr; `RUST_LOG` filters (default `info`). Audit records
 /// (target `audit`) are always written as one JSON object per line.
 pub fn init_logging() {
-    use tracing_subscriber::filter::{filter_fn, EnvFilter};
-    use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
+
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = log_subscriber(filter, std::io::stderr).try_init();
+}
+
+/// The subscriber [`init_logging`] installs, writing to `writer`: human
+/// lines for everything but audit records, which are flat JSON objects
+/// (`request_id`, `actor_type`, `actor_id`, `timestamp`, `action`, …).
+pub fn log_subscriber<W>(
+    filter: tracing_subscriber::EnvFilter,
+    writer: W,
+) -> impl tracing::Subscriber + Send + Sync
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Clone + Send + Sync + 'static,
+{
+    use tracing_subscriber::filter::filter_fn;
+    use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::{fmt, Layer};
 
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let human = fmt::layer()
-        .with_writer(std::io::stderr)
+        .with_writer(writer.clone())
+        .with_ansi(false)
         .with_filter(filter_fn(|meta| meta.target() != audit::TARGET));
     let audit_json = fmt::layer()
         .json()
         .flatten_event(true)
         .with_current_span(false)
         .with_span_list(false)
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_filter(filter_fn(|meta| meta.target() == audit::TARGET));
-    let _ = tracing_subscriber::registry()
+    tracing_subscriber::registry()
         .with(filter)
         .with(human)
         .with(audit_json)
-        .try_init();
 }

@@ -1,0 +1,141 @@
+//! Audit records and log hygiene, through the real log subscriber.
+
+mod support;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use opsorch::{AppState, HttpSettings};
+use opsorch_plugin_api::methods::Method;
+use serde_json::Value;
+use support::*;
+
+/// A `MakeWriter` into a shared buffer.
+#[derive(Clone, Default)]
+struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Buffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Buffer {
+    type Writer = Buffer;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+impl Buffer {
+    fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+
+    fn audit_records(&self) -> Vec<Value> {
+        self.text()
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .filter(|v| v["target"] == "audit")
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn one_json_audit_record_per_successful_call() {
+    let buffer = Buffer::default();
+    let subscriber =
+        opsorch::log_subscriber(tracing_subscriber::EnvFilter::new("debug"), buffer.clone());
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = secret_file(dir.path(), "{}");
+    let factory = Arc::new(FakeFactory::default());
+    let secret = opsorch::startup::builtin_registry()
+        .get(opsorch_plugin_api::methods::Capability::Secret, "json")
+        .unwrap()
+        .create(
+            opsorch_plugin_api::methods::Capability::Secret,
+            serde_json::json!({"path": path.display().to_string()})
+                .as_object()
+                .unwrap(),
+        )
+        .unwrap();
+    let state = AppState::new(registry(&factory), Some(secret), HttpSettings::default());
+    let fake = FakeProvider::new();
+    fake.fail(Method::TicketGet, "not_found", "no such ticket");
+    for cap in opsorch_plugin_api::methods::Capability::ROUTED {
+        state.set_provider(cap, Some(fake.clone()));
+    }
+    let app = opsorch::app(state);
+
+    let created = send(
+        &app,
+        "POST",
+        "/incidents",
+        Some(r#"{"title":"t"}"#),
+        &[("x-request-id", "r-1")],
+    )
+    .await;
+    assert_eq!(created.status, 201);
+    let got = send(
+        &app,
+        "GET",
+        "/incidents/i1",
+        None,
+        &[
+            ("x-request-id", "r-2"),
+            ("x-actor-type", "copilot"),
+            ("x-opsorch-actor-id", "bot-7"),
+        ],
+    )
+    .await;
+    assert_eq!(got.status, 200);
+    let configured = send(
+        &app,
+        "POST",
+        "/providers/alerts",
+        Some(r#"{"provider":"fake","config":{"apiKey":"hunter2-secret"}}"#),
+        &[("x-request-id", "r-3"), ("x-user-id", "alice")],
+    )
+    .await;
+    assert_eq!(configured.status, 200, "{}", configured.text);
+    // Failures and non-calls are not audited.
+    assert_eq!(get(&app, "/tickets/t1").await.status, 404);
+    assert_eq!(get(&app, "/health").await.status, 200);
+    assert_eq!(post(&app, "/incidents/query", "{").await.status, 400);
+
+    let records = buffer.audit_records();
+    assert_eq!(records.len(), 3, "{}", buffer.text());
+    let summary: Vec<(&str, &str, &str, &str)> = records
+        .iter()
+        .map(|r| {
+            (
+                r["request_id"].as_str().unwrap(),
+                r["actor_type"].as_str().unwrap(),
+                r["actor_id"].as_str().unwrap(),
+                r["action"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("r-1", "user", "unknown", "incident.created"),
+            ("r-2", "copilot", "bot-7", "incident.get"),
+            ("r-3", "user", "alice", "provider.configured"),
+        ]
+    );
+    for record in &records {
+        chrono::DateTime::parse_from_rfc3339(record["timestamp"].as_str().unwrap()).unwrap();
+    }
+    // Nothing logged, at debug level, quotes the config.
+    let text = buffer.text();
+    assert!(!text.contains("hunter2"), "{text}");
+    // Failures are logged with their code.
+    assert!(text.contains("not_found"), "{text}");
+}

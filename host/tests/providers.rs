@@ -1,0 +1,288 @@
+//! The provider-configuration API: listing, choosing, persisting, restarting.
+
+mod support;
+
+use std::collections::HashMap;
+use std::os::unix::fs::PermissionsExt;
+use std::sync::Arc;
+
+use opsorch::config::Settings;
+use opsorch::startup::build_state;
+use opsorch::{AppState, HttpSettings, Provider, ProviderError, ProviderFuture};
+use opsorch_plugin_api::methods::{Capability, Method};
+use serde_json::{json, Value};
+use support::*;
+
+/// A state backed by the json secret store at `path`, as start-up builds it.
+async fn state_from_env(factory: &Arc<FakeFactory>, env: &[(&str, &str)]) -> AppState {
+    let env: HashMap<String, String> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let settings = Settings::from_env(&env).unwrap();
+    build_state(&settings, registry(factory)).await.unwrap()
+}
+
+fn secret_env(path: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("OPSORCH_SECRET_PROVIDER", "json".to_owned()),
+        ("OPSORCH_SECRET_CONFIG", json!({ "path": path }).to_string()),
+    ]
+}
+
+async fn json_store_state(factory: &Arc<FakeFactory>, path: &std::path::Path) -> AppState {
+    let env = secret_env(&path.display().to_string());
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    state_from_env(factory, &env).await
+}
+
+#[tokio::test]
+async fn lists_registered_names_sorted_for_any_spelling() {
+    let factory = Arc::new(FakeFactory::default());
+    let state = AppState::new(registry(&factory), None, HttpSettings::default());
+    let app = opsorch::app(state);
+    for spelling in [
+        "incident",
+        "Incidents",
+        "INCIDENT",
+        "messages",
+        "Messaging",
+        "orchestrations",
+    ] {
+        let reply = get(&app, &format!("/providers/{spelling}")).await;
+        assert_eq!(reply.status, 200, "{spelling}");
+        assert_eq!(
+            reply.json(),
+            json!({"providers": ["fake", "other"]}),
+            "{spelling}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn configuring_needs_a_secret_provider() {
+    let factory = Arc::new(FakeFactory::default());
+    let app = opsorch::app(AppState::new(
+        registry(&factory),
+        None,
+        HttpSettings::default(),
+    ));
+    let reply = post(&app, "/providers/incident", r#"{"provider":"fake"}"#).await;
+    reply.assert_error(501, "secret_provider_missing");
+    assert!(factory.created(Capability::Incident).is_none());
+}
+
+#[tokio::test]
+async fn configures_applies_and_persists_every_capability() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = secret_file(dir.path(), "{}");
+    let factory = Arc::new(FakeFactory::default());
+    let state = json_store_state(&factory, &path).await;
+    let app = opsorch::app(state.clone());
+
+    let spellings = [
+        "incidents",
+        "alert",
+        "Logs",
+        "metric",
+        "tickets",
+        "messages",
+        "service",
+        "deployments",
+        "TEAM",
+        "orchestration",
+    ];
+    for (cap, spelling) in Capability::ROUTED.into_iter().zip(spellings) {
+        assert!(state.provider(cap).is_err(), "{cap} configured too early");
+        let body =
+            json!({"provider": "Fake", "config": {"token": format!("tok-{cap}")}}).to_string();
+        let reply = send(
+            &app,
+            "POST",
+            &format!("/providers/{spelling}"),
+            Some(&body),
+            &[("x-user-id", "alice")],
+        )
+        .await;
+        assert_eq!(reply.status, 200, "{cap}: {}", reply.text);
+        assert_eq!(reply.json(), json!({"status": "ok"}));
+        let created = factory.created(cap).expect("provider built");
+        assert_eq!(created.config["token"], format!("tok-{cap}"));
+        // It is in effect at once.
+        assert!(Arc::ptr_eq(
+            &(state.provider(cap).unwrap()),
+            &(created.clone() as Arc<dyn Provider>)
+        ));
+    }
+
+    // Persisted: one JSON string per capability, in the Go format.
+    let stored: serde_json::Map<String, Value> =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(stored.len(), 10);
+    let incident: Value =
+        serde_json::from_str(stored["providers/incident/default"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        incident,
+        json!({"provider": "Fake", "config": {"token": "tok-incident"}})
+    );
+    assert!(stored.contains_key("providers/messaging/default"));
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+
+    // A routed call reaches the configured provider.
+    let reply = get(&app, "/teams/eng/members").await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(
+        factory
+            .created(Capability::Team)
+            .unwrap()
+            .last_call()
+            .payload,
+        json!({"teamID": "eng"})
+    );
+}
+
+#[tokio::test]
+async fn stored_choices_survive_a_restart_and_env_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = secret_file(dir.path(), r#"{"unrelated":"value"}"#);
+    {
+        let factory = Arc::new(FakeFactory::default());
+        let app = opsorch::app(json_store_state(&factory, &path).await);
+        let reply = post(
+            &app,
+            "/providers/incidents",
+            r#"{"provider":"fake","config":{"generation":1}}"#,
+        )
+        .await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        let reply = post(
+            &app,
+            "/providers/logs",
+            r#"{"provider":"fake","config":{"generation":1}}"#,
+        )
+        .await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+    }
+    // "Restart": a new state from the same file and environment.
+    let factory = Arc::new(FakeFactory::default());
+    let mut env = secret_env(&path.display().to_string());
+    env.push(("OPSORCH_LOG_PROVIDER", "other".into()));
+    env.push(("OPSORCH_LOG_CONFIG", r#"{"from":"env"}"#.into()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let state = state_from_env(&factory, &env).await;
+    let app = opsorch::app(state.clone());
+
+    let incident = factory
+        .created(Capability::Incident)
+        .expect("stored incident provider restored");
+    assert_eq!(incident.config["generation"], 1);
+    let reply = get(&app, "/incidents/i9").await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(
+        incident.last_call(),
+        Call {
+            method: Method::IncidentGet,
+            payload: json!({"id": "i9"})
+        }
+    );
+    // The environment wins over the stored choice.
+    assert_eq!(
+        factory.created(Capability::Log).unwrap().config["from"],
+        "env"
+    );
+    // Nothing stored, nothing in effect.
+    post(&app, "/alerts/query", "{}")
+        .await
+        .assert_error(501, "alert_provider_missing");
+    // The unrelated key survived the rewrites.
+    let stored: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(stored["unrelated"], "value");
+}
+
+#[tokio::test]
+async fn rejects_bad_choices_without_changing_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = secret_file(dir.path(), "{}");
+    let factory = Arc::new(FakeFactory::default());
+    let state = json_store_state(&factory, &path).await;
+    let app = opsorch::app(state.clone());
+
+    for (body, message) in [
+        (r#"{}"#, Some("provider required")),
+        (r#"{"provider":""}"#, Some("provider required")),
+        (r#"{"config":{"a":1}}"#, Some("provider required")),
+        (
+            r#"{"provider":"nope"}"#,
+            Some("unknown incident provider `nope`"),
+        ),
+        (
+            r#"{"provider":"fake","config":{"fail":true,"token":"hunter2"}}"#,
+            None,
+        ),
+        (
+            r#"{"provider":"fake","plugin":"/nonexistent/plugin"}"#,
+            None,
+        ),
+        (r#"{"provider":"fake","extra":1}"#, None),
+        (r#"{"provider":"fake","config":"hunter2"}"#, None),
+        ("{", None),
+    ] {
+        let reply = post(&app, "/providers/incident", body).await;
+        reply.assert_error(400, "bad_request");
+        if let Some(message) = message {
+            assert_eq!(reply.json()["message"], message, "{body}");
+        }
+        assert!(!reply.text.contains("hunter2"), "{}", reply.text);
+    }
+    assert!(state.provider(Capability::Incident).is_err());
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "{}");
+}
+
+/// A secret store whose writes fail.
+struct BrokenStore;
+impl Provider for BrokenStore {
+    fn call(&self, method: Method, _: String) -> ProviderFuture<'_> {
+        Box::pin(async move {
+            match method {
+                Method::SecretGet => Err(ProviderError::new("not_found", "nothing")),
+                _ => Err(ProviderError::new("", "disk on fire at /secret/path")),
+            }
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_failed_store_is_502_and_keeps_the_previous_provider() {
+    let factory = Arc::new(FakeFactory::default());
+    let state = AppState::new(
+        registry(&factory),
+        Some(Arc::new(BrokenStore)),
+        HttpSettings::default(),
+    );
+    let previous = FakeProvider::new();
+    state.set_provider(Capability::Ticket, Some(previous.clone()));
+    let app = opsorch::app(state.clone());
+    let reply = post(&app, "/providers/tickets", r#"{"provider":"fake"}"#).await;
+    reply.assert_error(502, "secret_store_error");
+    assert!(!reply.text.contains("/secret/path"));
+    assert!(Arc::ptr_eq(
+        &state.provider(Capability::Ticket).unwrap(),
+        &(previous as Arc<dyn Provider>)
+    ));
+}
+
+#[tokio::test]
+async fn body_limit_applies_to_the_providers_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = secret_file(dir.path(), "{}");
+    let factory = Arc::new(FakeFactory::default());
+    let env = secret_env(&path.display().to_string());
+    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    env.push(("OPSORCH_MAX_BODY_BYTES", "128"));
+    let app = opsorch::app(state_from_env(&factory, &env).await);
+    let body = json!({"provider": "fake", "config": {"blob": "x".repeat(200)}}).to_string();
+    post(&app, "/providers/incident", &body)
+        .await
+        .assert_error(413, "payload_too_large");
+}

@@ -1,0 +1,240 @@
+//! Test doubles and helpers shared by the in-process API tests.
+#![allow(dead_code)] // Each test file uses a different subset.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, StatusCode};
+use axum::Router;
+use opsorch::provider::ProviderSlot;
+use opsorch::{
+    AppState, HttpSettings, Provider, ProviderError, ProviderFactory, ProviderFuture,
+    ProviderRegistry,
+};
+use opsorch_plugin_api::methods::{Capability, Method};
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+use tower::ServiceExt;
+
+/// One call a [`FakeProvider`] received.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Call {
+    pub method: Method,
+    pub payload: Value,
+}
+
+/// A provider that records every call and answers from a script.
+#[derive(Default)]
+pub struct FakeProvider {
+    pub calls: Mutex<Vec<Call>>,
+    replies: Mutex<HashMap<Method, Result<String, ProviderError>>>,
+    /// The config it was created with.
+    pub config: Map<String, Value>,
+}
+
+impl FakeProvider {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    pub fn with_config(config: Map<String, Value>) -> Arc<Self> {
+        Arc::new(FakeProvider {
+            config,
+            ..Default::default()
+        })
+    }
+
+    /// Answers `method` with this JSON text.
+    pub fn reply(&self, method: Method, json: &str) {
+        self.replies
+            .lock()
+            .unwrap()
+            .insert(method, Ok(json.to_owned()));
+    }
+
+    /// Answers `method` with this error.
+    pub fn fail(&self, method: Method, code: &str, message: &str) {
+        self.replies
+            .lock()
+            .unwrap()
+            .insert(method, Err(ProviderError::new(code, message)));
+    }
+
+    pub fn calls(&self) -> Vec<Call> {
+        self.calls.lock().unwrap().clone()
+    }
+
+    pub fn last_call(&self) -> Call {
+        self.calls()
+            .last()
+            .cloned()
+            .expect("the provider was not called")
+    }
+}
+
+impl Provider for FakeProvider {
+    fn call(&self, method: Method, payload: String) -> ProviderFuture<'_> {
+        let payload: Value = serde_json::from_str(&payload).expect("payload is JSON");
+        self.calls.lock().unwrap().push(Call { method, payload });
+        let reply = self
+            .replies
+            .lock()
+            .unwrap()
+            .get(&method)
+            .cloned()
+            .unwrap_or_else(|| Ok(method.result_kind().empty_json().to_owned()));
+        Box::pin(
+            async move { reply.map(|text| RawValue::from_string(text).expect("reply is JSON")) },
+        )
+    }
+}
+
+/// Registered as `fake` for every capability. It hands out providers it
+/// remembers by capability, so tests can see what a configured provider got.
+/// A config with `"fail": true` is rejected.
+#[derive(Default)]
+pub struct FakeFactory {
+    pub created: Mutex<HashMap<Capability, Arc<FakeProvider>>>,
+}
+
+impl FakeFactory {
+    pub fn created(&self, cap: Capability) -> Option<Arc<FakeProvider>> {
+        self.created.lock().unwrap().get(&cap).cloned()
+    }
+}
+
+impl ProviderFactory for FakeFactory {
+    fn create(
+        &self,
+        capability: Capability,
+        config: &Map<String, Value>,
+    ) -> Result<Arc<dyn Provider>, String> {
+        if config.get("fail") == Some(&Value::Bool(true)) {
+            return Err("the fake provider rejects this config".into());
+        }
+        let provider = FakeProvider::with_config(config.clone());
+        self.created
+            .lock()
+            .unwrap()
+            .insert(capability, Arc::clone(&provider));
+        Ok(provider)
+    }
+}
+
+/// A registry with the built-ins plus `fake` (and `other`) for every capability.
+pub fn registry(factory: &Arc<FakeFactory>) -> ProviderRegistry {
+    let mut registry = opsorch::startup::builtin_registry();
+    for cap in Capability::ALL {
+        registry.register(cap, "fake", factory.clone()).unwrap();
+        registry.register(cap, "Other", factory.clone()).unwrap();
+    }
+    registry
+}
+
+/// A state where every routed capability is served by one shared fake.
+pub fn state_with(provider: &Arc<FakeProvider>, http: HttpSettings) -> AppState {
+    let state = AppState::new(ProviderRegistry::new(), None, http);
+    for cap in Capability::ROUTED {
+        state.set_provider(cap, Some(provider.clone() as Arc<dyn Provider>));
+    }
+    state
+}
+
+pub fn app_with(provider: &Arc<FakeProvider>) -> Router {
+    opsorch::app(state_with(provider, HttpSettings::default()))
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub text: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.text))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(|v| v.to_str().unwrap())
+    }
+
+    /// Asserts the contract's error body.
+    pub fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.text);
+        assert_eq!(self.header("content-type"), Some("application/json"));
+        let body = self.json();
+        assert_eq!(body["code"], code, "body: {}", self.text);
+        assert!(
+            body["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "body: {}",
+            self.text
+        );
+        assert_eq!(body.as_object().unwrap().len(), 2, "body: {}", self.text);
+    }
+}
+
+/// Sends one request through `app`.
+pub async fn send(
+    app: &Router,
+    method: &str,
+    uri: &str,
+    body: Option<&str>,
+    headers: &[(&str, &str)],
+) -> Reply {
+    let mut req = Request::builder().method(method).uri(uri);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let req = req
+        .body(match body {
+            Some(b) => Body::from(b.to_owned()),
+            None => Body::empty(),
+        })
+        .unwrap();
+    let response = app.clone().oneshot(req).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    Reply {
+        status,
+        headers,
+        text: String::from_utf8(bytes.to_vec()).unwrap(),
+    }
+}
+
+pub async fn get(app: &Router, uri: &str) -> Reply {
+    send(app, "GET", uri, None, &[]).await
+}
+
+pub async fn post(app: &Router, uri: &str, body: &str) -> Reply {
+    send(
+        app,
+        "POST",
+        uri,
+        Some(body),
+        &[("content-type", "application/json")],
+    )
+    .await
+}
+
+/// Writes a secret file and returns the env entries that select it.
+pub fn secret_file(dir: &Path, content: &str) -> std::path::PathBuf {
+    let path = dir.join("secrets.json");
+    std::fs::write(&path, content).unwrap();
+    path
+}
+
+pub fn json_secret_config(path: &Path) -> String {
+    serde_json::json!({ "path": path.display().to_string() }).to_string()
+}
+
+/// Keeps a slot type in scope for tests that build states by hand.
+pub type Slot = ProviderSlot;
