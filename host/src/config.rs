@@ -199,13 +199,20 @@ impl Settings {
                     .collect()
             })
             .unwrap_or_default();
+        let cors_origin = env.var("OPSORCH_CORS_ORIGIN").unwrap_or_else(|| "*".into());
+        if axum::http::HeaderValue::from_str(&cors_origin).is_err() {
+            return Err(ConfigError::new(
+                "OPSORCH_CORS_ORIGIN",
+                "is not a valid HTTP header value",
+            ));
+        }
         let mut selections = BTreeMap::new();
         for cap in Capability::ALL {
             selections.insert(cap, selection(env, cap)?);
         }
         Ok(Settings {
             addr: env.var("OPSORCH_ADDR").unwrap_or_else(|| ":8080".into()),
-            cors_origin: env.var("OPSORCH_CORS_ORIGIN").unwrap_or_else(|| "*".into()),
+            cors_origin,
             bearer_token: env.var("OPSORCH_BEARER_TOKEN"),
             tls,
             max_body_bytes,
@@ -337,6 +344,12 @@ mod tests {
         assert_eq!(err.variable, "OPSORCH_TLS_KEY_FILE");
         let err = Settings::from_env(&[("OPSORCH_TLS_KEY_FILE", "/k")]).unwrap_err();
         assert_eq!(err.variable, "OPSORCH_TLS_CERT_FILE");
+    }
+
+    #[test]
+    fn refuses_a_cors_origin_that_is_not_a_header_value() {
+        let err = Settings::from_env(&[("OPSORCH_CORS_ORIGIN", "http://a\u{7f}")]).unwrap_err();
+        assert_eq!(err.variable, "OPSORCH_CORS_ORIGIN");
     }
 
     #[test]

@@ -103,12 +103,13 @@ pub async fn gate(State(state): State<AppState>, mut req: Request, next: Next) -
     let status = response.status();
     let elapsed_ms = started.elapsed().as_millis() as u64;
     if let Some(err) = response.extensions().get::<LoggedError>() {
-        if status.is_server_error() {
+        // A 501 is a configuration state, not a failure of this request.
+        if status.is_server_error() && status != StatusCode::NOT_IMPLEMENTED {
             tracing::warn!(request_id = %request_id_text, %method, %path, status = status.as_u16(),
-                code = %err.code, message = %err.message, elapsed_ms, "request failed");
+                code = %err.code, error = %err.message, elapsed_ms, "request failed");
         } else {
             tracing::info!(request_id = %request_id_text, %method, %path, status = status.as_u16(),
-                code = %err.code, message = %err.message, elapsed_ms, "request rejected");
+                code = %err.code, error = %err.message, elapsed_ms, "request rejected");
         }
     } else {
         tracing::debug!(request_id = %request_id_text, %method, %path, status = status.as_u16(),

@@ -133,6 +133,14 @@ async fn one_json_audit_record_per_successful_call() {
     for record in &records {
         chrono::DateTime::parse_from_rfc3339(record["timestamp"].as_str().unwrap()).unwrap();
     }
+    // Each audit line is a JSON object with no duplicate keys.
+    for line in buffer
+        .text()
+        .lines()
+        .filter(|l| l.contains(r#""target":"audit""#))
+    {
+        assert_eq!(line.matches(r#""timestamp":"#).count(), 1, "{line}");
+    }
     // Nothing logged, at debug level, quotes the config.
     let text = buffer.text();
     assert!(!text.contains("hunter2"), "{text}");
