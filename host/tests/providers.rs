@@ -286,3 +286,77 @@ async fn body_limit_applies_to_the_providers_api() {
         .await
         .assert_error(413, "payload_too_large");
 }
+
+#[tokio::test]
+async fn a_plugin_path_wins_over_a_provider_name() {
+    let factory = Arc::new(FakeFactory::default());
+    let registry = registry(&factory);
+    let choice = opsorch::selection::ProviderChoice {
+        provider: Some("fake".into()),
+        plugin: Some("/nonexistent/plugin".into()),
+        config: Default::default(),
+    };
+    // Whatever the stdio transport makes of the path, the named provider is not built.
+    let _ = choice.build(&registry, Capability::Incident, true);
+    assert!(factory.created(Capability::Incident).is_none());
+
+    // The same from the environment, for a capability and for the secret store.
+    let env: HashMap<String, String> = [
+        ("OPSORCH_SECRET_PROVIDER", "fake"),
+        ("OPSORCH_SECRET_PLUGIN", "/nonexistent/secret-plugin"),
+        ("OPSORCH_LOG_PROVIDER", "fake"),
+        ("OPSORCH_LOG_PLUGIN", "/nonexistent/log-plugin"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let settings = Settings::from_env(&env).unwrap();
+    let _ = build_state(&settings, registry).await;
+    assert!(factory.created(Capability::Secret).is_none());
+    assert!(factory.created(Capability::Log).is_none());
+}
+
+/// Blocks every call until released, and says when a call has arrived.
+struct Gate(tokio::sync::Semaphore, tokio::sync::Notify);
+impl Provider for Gate {
+    fn call(&self, _: Method, _: String) -> ProviderFuture<'_> {
+        Box::pin(async move {
+            self.1.notify_one();
+            let _permit = self.0.acquire().await.unwrap();
+            Ok(serde_json::value::RawValue::from_string(r#"[{"id":"old"}]"#.into()).unwrap())
+        })
+    }
+}
+
+#[tokio::test]
+async fn reconfiguring_does_not_wait_for_calls_in_flight() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = secret_file(dir.path(), "{}");
+    let factory = Arc::new(FakeFactory::default());
+    let state = json_store_state(&factory, &path).await;
+    let gate = Arc::new(Gate(
+        tokio::sync::Semaphore::new(0),
+        tokio::sync::Notify::new(),
+    ));
+    state.set_provider(Capability::Incident, Some(gate.clone()));
+    let app = opsorch::app(state.clone());
+
+    let in_flight = tokio::spawn({
+        let app = app.clone();
+        async move { post(&app, "/incidents/query", "{}").await }
+    });
+    gate.1.notified().await;
+    let swap = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        post(&app, "/providers/incident", r#"{"provider":"fake"}"#),
+    )
+    .await
+    .expect("the swap waited for a call in flight");
+    assert_eq!(swap.status, 200);
+    // New calls reach the new provider while the old call is still running.
+    assert_eq!(post(&app, "/incidents/query", "{}").await.json(), json!([]));
+    assert!(!in_flight.is_finished());
+    gate.0.add_permits(1);
+    let old = in_flight.await.unwrap();
+    assert_eq!(old.json(), json!([{"id": "old"}]));
+}
