@@ -1,4 +1,5 @@
-//! The `opsorch` binary: `opsorch [serve]` runs the API server.
+//! The `opsorch` binary: `opsorch [serve]` runs the API server;
+//! `opsorch plugin inspect <file>` describes an adapter library.
 
 use clap::{Parser, Subcommand};
 
@@ -17,6 +18,21 @@ struct Cli {
 enum Command {
     /// Serve the HTTP API (the default). Configured by OPSORCH_* variables.
     Serve,
+    /// Work with adapter libraries.
+    Plugin {
+        #[command(subcommand)]
+        command: PluginCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// Load one adapter library and print its manifest, its providers and
+    /// whether this host accepts it. Exits 1 when it would be refused.
+    Inspect {
+        /// Path of the `.so`/`.dylib` file.
+        file: std::path::PathBuf,
+    },
 }
 
 #[tokio::main]
@@ -25,6 +41,17 @@ async fn main() -> std::process::ExitCode {
     opsorch::init_logging();
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => opsorch::serve(&opsorch::ProcessEnv).await,
+        Command::Plugin {
+            command: PluginCommand::Inspect { file },
+        } => {
+            let (report, accepted) = opsorch::library::inspect(&file);
+            print!("{report}");
+            return if accepted {
+                std::process::ExitCode::SUCCESS
+            } else {
+                std::process::ExitCode::FAILURE
+            };
+        }
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,0 +1,425 @@
+//! Loading adapter libraries (`.so`/`.dylib`) built against `opsorch-plugin-api`.
+//!
+//! Every library in the `OPSORCH_PLUGIN_DIR` directories is opened at start-up
+//! with `lib_header_from_path` + `init_root_module`, which caches per file
+//! (abi_stable's `RootModule::load_from_*` caches per type and would hand back
+//! the first library for every later one). Libraries are never unloaded; to
+//! swap an adapter, replace the file and restart.
+//!
+//! Each (capability, provider name) pair a library's manifest lists becomes a
+//! [`ProviderFactory`] in the registry. Any library that fails to load, or
+//! registers a pair another library already took, stops start-up with one line
+//! per file naming the reason.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use abi_stable::library::lib_header_from_path;
+use abi_stable::std_types::{RResult, RStr};
+use opsorch_plugin_api::abi::{AdapterModule_Ref, HostLogger, LogLevel, ProviderObject};
+use opsorch_plugin_api::methods::{Capability, Method};
+use opsorch_plugin_api::protocol::Manifest;
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+
+use crate::provider::{Provider, ProviderError, ProviderFactory, ProviderFuture, ProviderRegistry};
+
+/// Why one library could not be used. `reason` is one short line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadError {
+    pub path: PathBuf,
+    pub reason: String,
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path.display(), self.reason)
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+/// An opened adapter library and what it offers.
+#[derive(Clone)]
+pub struct LoadedLibrary {
+    pub path: PathBuf,
+    pub manifest: Manifest,
+    module: AdapterModule_Ref,
+}
+
+impl fmt::Debug for LoadedLibrary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoadedLibrary")
+            .field("path", &self.path)
+            .field("manifest", &self.manifest)
+            .finish()
+    }
+}
+
+impl LoadedLibrary {
+    /// The (capability, provider name) pairs, validated against the method table.
+    pub fn providers(&self) -> impl Iterator<Item = (Capability, &str)> {
+        self.manifest
+            .providers
+            .iter()
+            .filter_map(|p| Capability::from_name(&p.capability).map(|cap| (cap, p.name.as_str())))
+    }
+}
+
+/// The interface version this host was built against.
+pub fn host_interface_version() -> &'static str {
+    opsorch_plugin_api::abi::INTERFACE_VERSION
+}
+
+/// Opens one adapter library. `path` is made absolute first: a bare file name
+/// would otherwise be looked up in the system library path.
+pub fn load_library(path: &Path) -> Result<LoadedLibrary, LoadError> {
+    let fail = |reason: String| LoadError {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let abs = std::path::absolute(path).map_err(|e| fail(format!("bad path: {e}")))?;
+    let fail = |reason: String| LoadError {
+        path: abs.clone(),
+        reason,
+    };
+    let header = lib_header_from_path(&abs).map_err(|e| fail(summarize(&e.to_string())))?;
+    let module = header
+        .init_root_module::<AdapterModule_Ref>()
+        .map_err(|e| fail(summarize(&e.to_string())))?;
+    module.set_logger()(HostLogger { log: host_log });
+    let manifest_json = match module.manifest()() {
+        RResult::ROk(json) => json.into_string(),
+        RResult::RErr(e) => return Err(fail(format!("manifest failed: {}", e.message))),
+    };
+    let manifest: Manifest = serde_json::from_str(&manifest_json)
+        .map_err(|e| fail(format!("manifest is not valid: {e}")))?;
+    for entry in &manifest.providers {
+        if Capability::from_name(&entry.capability).is_none() {
+            return Err(fail(format!(
+                "registers unknown capability `{}`",
+                entry.capability
+            )));
+        }
+        if entry.name.trim().is_empty() {
+            return Err(fail(format!(
+                "registers an empty provider name for {}",
+                entry.capability
+            )));
+        }
+    }
+    Ok(LoadedLibrary {
+        path: abs,
+        manifest,
+        module,
+    })
+}
+
+/// Turns abi_stable's error text into one line. Layout mismatches come as a
+/// dump of hundreds of lines whose useful lines start with `Error:`.
+fn summarize(text: &str) -> String {
+    let mut errors: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("Error:"))
+        .collect();
+    errors.dedup();
+    let core = if errors.is_empty() {
+        // abi_stable spreads short errors over several lines; keep them all.
+        text.split_whitespace().collect::<Vec<_>>().join(" ")
+    } else {
+        let shown = errors.len().min(3);
+        let mut s = format!(
+            "incompatible interface layout: {}",
+            errors[..shown].join("; ")
+        );
+        if errors.len() > shown {
+            s.push_str(&format!(" (+{} more)", errors.len() - shown));
+        }
+        s
+    };
+    let hint = if core.contains(&abi_stable_loader_symbol()) {
+        Some("not an OpsOrch adapter (no adapter root module exported)")
+    } else if core.contains("invalid ELF header")
+        || core.contains("file too short")
+        || core.contains("not a mach-o file")
+    {
+        Some("not a shared library")
+    } else if core.contains("version mismatch") {
+        Some("built against an incompatible opsorch-plugin-api interface version")
+    } else {
+        None
+    };
+    let line = match hint {
+        Some(hint) => format!("{hint} ({core})"),
+        None => core,
+    };
+    truncate(&line, 400)
+}
+
+fn abi_stable_loader_symbol() -> String {
+    abi_stable::library::ROOT_MODULE_LOADER_NAME.to_string()
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+/// The `*.so`/`*.dylib` files in `dir`, sorted, absolute.
+pub fn library_files(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
+    let fail = |reason: String| LoadError {
+        path: dir.to_path_buf(),
+        reason,
+    };
+    let abs = std::path::absolute(dir).map_err(|e| fail(format!("bad path: {e}")))?;
+    let entries =
+        std::fs::read_dir(&abs).map_err(|e| fail(format!("cannot read plugin directory: {e}")))?;
+    let mut files = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| fail(format!("cannot read plugin directory: {e}")))?;
+        let path = entry.path();
+        let is_library = matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("so") | Some("dylib")
+        );
+        if is_library && !path.is_dir() {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Loads every library in `dirs` and registers its providers. Every failure
+/// is collected; the error lists each failing file with its reason.
+pub fn register_libraries(dirs: &[PathBuf], registry: &mut ProviderRegistry) -> anyhow::Result<()> {
+    let mut failures: Vec<LoadError> = Vec::new();
+    let mut owners: Vec<((Capability, String), PathBuf)> = Vec::new();
+    for dir in dirs {
+        let files = match library_files(dir) {
+            Ok(files) => files,
+            Err(e) => {
+                failures.push(e);
+                continue;
+            }
+        };
+        for file in files {
+            let library = match load_library(&file) {
+                Ok(library) => Arc::new(library),
+                Err(e) => {
+                    failures.push(e);
+                    continue;
+                }
+            };
+            for (capability, name) in library.providers() {
+                let key = (capability, name.to_ascii_lowercase());
+                let factory = Arc::new(LibraryFactory {
+                    library: library.clone(),
+                    name: name.to_string(),
+                });
+                if registry.register(capability, name, factory).is_err() {
+                    let other = owners
+                        .iter()
+                        .find(|(k, _)| *k == key)
+                        .map(|(_, p)| format!(" (already registered by {})", p.display()))
+                        .unwrap_or_else(|| " (already registered by a built-in provider)".into());
+                    failures.push(LoadError {
+                        path: library.path.clone(),
+                        reason: format!("duplicate {capability} provider `{name}`{other}"),
+                    });
+                } else {
+                    owners.push((key, library.path.clone()));
+                }
+            }
+            tracing::info!(
+                library = %library.manifest.name,
+                version = %library.manifest.version,
+                path = %library.path.display(),
+                providers = library.manifest.providers.len(),
+                "loaded adapter library"
+            );
+        }
+    }
+    if failures.is_empty() {
+        return Ok(());
+    }
+    let lines: Vec<String> = failures.iter().map(|f| f.to_string()).collect();
+    anyhow::bail!("cannot load adapter libraries: {}", lines.join("; "))
+}
+
+/// Builds providers of one (capability, name) pair of a library.
+struct LibraryFactory {
+    library: Arc<LoadedLibrary>,
+    name: String,
+}
+
+impl ProviderFactory for LibraryFactory {
+    fn create(
+        &self,
+        capability: Capability,
+        config: &Map<String, Value>,
+    ) -> Result<Arc<dyn Provider>, String> {
+        let config = serde_json::to_string(config).map_err(|e| e.to_string())?;
+        let constructor = self.library.module.new_provider();
+        match constructor(
+            RStr::from_str(capability.name()),
+            RStr::from_str(&self.name),
+            RStr::from_str(&config),
+        ) {
+            RResult::ROk(object) => Ok(Arc::new(LibraryProvider {
+                object: Arc::new(object),
+            })),
+            RResult::RErr(e) => Err(format!(
+                "{} ({}): {}",
+                self.library.manifest.name, e.code, e.message
+            )),
+        }
+    }
+}
+
+/// A provider living in a library. Calls run on tokio's blocking pool, so an
+/// adapter that blocks never stalls the async workers or other capabilities.
+struct LibraryProvider {
+    object: Arc<ProviderObject>,
+}
+
+impl Provider for LibraryProvider {
+    fn call(&self, method: Method, payload: String) -> ProviderFuture<'_> {
+        let object = self.object.clone();
+        Box::pin(async move {
+            let result = tokio::task::spawn_blocking(move || {
+                object.call(RStr::from_str(method.name()), RStr::from_str(&payload))
+            })
+            .await
+            .map_err(|e| {
+                ProviderError::new("adapter_panic", format!("adapter call failed: {e}"))
+            })?;
+            match result {
+                RResult::ROk(json) => RawValue::from_string(json.into_string()).map_err(|_| {
+                    ProviderError::new("invalid_result", format!("{method} returned invalid JSON"))
+                }),
+                RResult::RErr(e) => Err(ProviderError::new(
+                    e.code.into_string(),
+                    e.message.into_string(),
+                )),
+            }
+        })
+    }
+}
+
+/// Adapter log lines, tagged with the adapter's name.
+extern "C" fn host_log(level: LogLevel, adapter: RStr<'_>, message: RStr<'_>) {
+    let adapter = adapter.as_str();
+    let message = message.as_str();
+    match level {
+        LogLevel::Error => tracing::error!(target: "adapter", adapter, "{message}"),
+        LogLevel::Warn => tracing::warn!(target: "adapter", adapter, "{message}"),
+        LogLevel::Info => tracing::info!(target: "adapter", adapter, "{message}"),
+        LogLevel::Debug => tracing::debug!(target: "adapter", adapter, "{message}"),
+        LogLevel::Trace => tracing::trace!(target: "adapter", adapter, "{message}"),
+    }
+}
+
+/// What `opsorch plugin inspect` prints, and whether the host accepts the file.
+pub fn inspect(path: &Path) -> (String, bool) {
+    let mut out = String::new();
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    out.push_str(&format!("library:    {}\n", abs.display()));
+    let header = match lib_header_from_path(&abs) {
+        Ok(header) => header,
+        Err(e) => {
+            out.push_str(&format!("accepted:   no: {}\n", summarize(&e.to_string())));
+            return (out, false);
+        }
+    };
+    let host = host_interface_version();
+    let library_version = header.version_strings().version;
+    match load_library(&abs) {
+        Ok(library) => {
+            let m = &library.manifest;
+            out.push_str(&format!("name:       {}\n", m.name));
+            out.push_str(&format!("version:    {}\n", m.version));
+            out.push_str(&format!(
+                "interface:  {} (host {host})\n",
+                m.interface_version
+            ));
+            out.push_str("providers:\n");
+            for p in &m.providers {
+                out.push_str(&format!("  {:<14} {}\n", p.capability, p.name));
+            }
+            out.push_str("accepted:   yes\n");
+            (out, true)
+        }
+        Err(e) => {
+            out.push_str(&format!("interface:  {library_version} (host {host})\n"));
+            out.push_str(&format!("accepted:   no: {}\n", e.reason));
+            (out, false)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summarize_keeps_error_lines_of_layout_dumps() {
+        let dump = "blah\n  field a\nError: incompatible type size Expected: 96 Found: 128\nmore\n   Error: too many fields\nError: too many fields\n";
+        let s = summarize(dump);
+        assert!(
+            s.contains("incompatible type size Expected: 96 Found: 128"),
+            "{s}"
+        );
+        assert!(s.contains("too many fields"), "{s}");
+        assert!(!s.contains("blah"), "{s}");
+    }
+
+    #[test]
+    fn summarize_explains_common_failures() {
+        assert!(
+            summarize("Could not open library at:\n\t/x.so\nbecause:\n/x.so: file too short")
+                .starts_with("not a shared library")
+        );
+        assert!(
+            summarize("'opsorch_adapter' library version mismatch: user:1.0.0 library:2.0.0")
+                .starts_with("built against an incompatible")
+        );
+    }
+
+    #[test]
+    fn missing_directory_is_an_error() {
+        let mut registry = ProviderRegistry::new();
+        let err = register_libraries(
+            &[PathBuf::from("/nonexistent/opsorch-plugins")],
+            &mut registry,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("/nonexistent/opsorch-plugins"), "{err}");
+        assert!(err.contains("cannot read plugin directory"), "{err}");
+    }
+
+    #[test]
+    fn text_file_named_so_is_refused() {
+        let dir = std::env::temp_dir().join(format!("opsorch-lib-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("x.so"), "not a library").unwrap();
+        std::fs::write(dir.join("notes.txt"), "ignored").unwrap();
+        let mut registry = ProviderRegistry::new();
+        let err = register_libraries(std::slice::from_ref(&dir), &mut registry)
+            .unwrap_err()
+            .to_string();
+        std::fs::remove_dir_all(&dir).ok();
+        assert!(err.contains("x.so"), "{err}");
+        assert!(err.contains("not a shared library"), "{err}");
+        assert!(!err.contains("notes.txt"), "{err}");
+    }
+}
