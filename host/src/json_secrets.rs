@@ -13,7 +13,7 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use opsorch_plugin_api::methods::{Capability, Method};
 use opsorch_plugin_api::protocol::{SecretGetPayload, SecretPutPayload};
@@ -52,8 +52,12 @@ pub struct JsonSecretStore {
 
 struct StoreInner {
     path: PathBuf,
-    /// The file's content. Held for the whole of a put, file write included.
-    entries: Mutex<Map<String, Value>>,
+    /// The file's content, as last written. Locked only to read or swap it,
+    /// never across file I/O, so gets do not wait for a disk write.
+    entries: RwLock<Map<String, Value>>,
+    /// Held for the whole of a put (read, write file, swap) so that
+    /// concurrent puts apply one after another and none is lost.
+    writer: Mutex<()>,
 }
 
 impl JsonSecretStore {
@@ -74,7 +78,8 @@ impl JsonSecretStore {
         Ok(JsonSecretStore {
             inner: Arc::new(StoreInner {
                 path,
-                entries: Mutex::new(entries),
+                entries: RwLock::new(entries),
+                writer: Mutex::new(()),
             }),
         })
     }
@@ -82,7 +87,7 @@ impl JsonSecretStore {
     fn get(&self, payload: &str) -> Result<Box<RawValue>, ProviderError> {
         let req: SecretGetPayload = serde_json::from_str(payload)
             .map_err(|_| ProviderError::new("bad_request", "secret.get needs {\"key\"}"))?;
-        let entries = lock(&self.inner.entries);
+        let entries = read(&self.inner.entries);
         let text = match entries.get(&req.key) {
             None => {
                 return Err(ProviderError::new(
@@ -102,14 +107,14 @@ impl JsonSecretStore {
         let req: SecretPutPayload = serde_json::from_str(payload).map_err(|_| {
             ProviderError::new("bad_request", "secret.put needs {\"key\",\"value\"}")
         })?;
-        let mut entries = lock(&inner.entries);
-        let mut next = entries.clone();
+        let _writing = inner.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let mut next = read(&inner.entries).clone();
         next.insert(req.key, Value::String(req.value));
         let bytes = serde_json::to_vec_pretty(&next)
             .map_err(|e| ProviderError::new("", format!("cannot encode secrets: {e}")))?;
         write_atomically(&inner.path, &bytes)
             .map_err(|e| ProviderError::new("", format!("cannot write the secret file: {e}")))?;
-        *entries = next;
+        *inner.entries.write().unwrap_or_else(|p| p.into_inner()) = next;
         Ok(())
     }
 }
@@ -137,8 +142,8 @@ impl Provider for JsonSecretStore {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn json_string(s: &str) -> Result<Box<RawValue>, ProviderError> {
