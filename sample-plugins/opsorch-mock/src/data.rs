@@ -324,7 +324,7 @@ fn incidents(seed: u64, world: &World) -> (Vec<Incident>, HashMap<String, Vec<Ti
             let severity = *rng.weighted(&[("sev1", 10), ("sev2", 25), ("sev3", 40), ("sev4", 25)]);
             let environment = *rng.weighted(&[("production", 85), ("staging", 15)]);
             let region = *rng.pick(&REGIONS);
-            let dep = *rng.pick(service.dependencies);
+            let dep = rng.pick_str(service.dependencies);
             let responder = world.responder(&mut rng, service.id).clone();
             let name = &responder.name;
 
@@ -353,7 +353,7 @@ fn incidents(seed: u64, world: &World) -> (Vec<Incident>, HashMap<String, Vec<Ti
                 ));
             }
             if rank == 0 {
-                let note = fill(*rng.pick(INCIDENT_NOTES), service, dep);
+                let note = fill(rng.pick_str(INCIDENT_NOTES), service, dep);
                 entries.push((
                     next(&mut rng, 3 * MINUTE, 10 * MINUTE),
                     "note",
@@ -377,7 +377,7 @@ fn incidents(seed: u64, world: &World) -> (Vec<Incident>, HashMap<String, Vec<Ti
                     "Status changed to investigating".into(),
                     person_actor(&responder),
                 ));
-                let note = fill(*rng.pick(INCIDENT_NOTES), service, dep);
+                let note = fill(rng.pick_str(INCIDENT_NOTES), service, dep);
                 entries.push((
                     next(&mut rng, 5 * MINUTE, 20 * MINUTE),
                     "note",
@@ -386,7 +386,7 @@ fn incidents(seed: u64, world: &World) -> (Vec<Incident>, HashMap<String, Vec<Ti
                 ));
             }
             if rank == 1 && rng.chance(0.5) {
-                let note = fill(*rng.pick(INCIDENT_NOTES), service, dep);
+                let note = fill(rng.pick_str(INCIDENT_NOTES), service, dep);
                 entries.push((
                     next(&mut rng, 5 * MINUTE, 20 * MINUTE),
                     "note",
@@ -395,7 +395,7 @@ fn incidents(seed: u64, world: &World) -> (Vec<Incident>, HashMap<String, Vec<Ti
                 ));
             }
             if rank >= 3 {
-                let how = fill(*rng.pick(MITIGATIONS), service, dep);
+                let how = fill(rng.pick_str(MITIGATIONS), service, dep);
                 entries.push((
                     next(&mut rng, 20 * MINUTE, 2 * HOUR),
                     "status_change",
@@ -415,7 +415,7 @@ fn incidents(seed: u64, world: &World) -> (Vec<Incident>, HashMap<String, Vec<Ti
                 let body = if rank == 4 {
                     "Postmortem scheduled; follow-up tickets to be filed.".to_string()
                 } else {
-                    fill(*rng.pick(INCIDENT_NOTES), service, dep)
+                    fill(rng.pick_str(INCIDENT_NOTES), service, dep)
                 };
                 entries.push((
                     next(&mut rng, 5 * MINUTE, 30 * MINUTE),
@@ -971,8 +971,8 @@ fn deployments(seed: u64, world: &World) -> Vec<Deployment> {
             };
             let summary = rng
                 .pick(DEPLOY_SUMMARIES)
-                .replace("{endpoint}", *rng.pick(service.endpoints))
-                .replace("{dep}", *rng.pick(service.dependencies));
+                .replace("{endpoint}", rng.pick_str(service.endpoints))
+                .replace("{dep}", rng.pick_str(service.dependencies));
             let id = format!("DEP-{}", FIRST_DEPLOYMENT as usize + i);
             Deployment {
                 url: format!("{BASE_URL}/deployments/{id}"),

@@ -83,6 +83,12 @@ impl Rng {
         &items[self.below(items.len() as u64) as usize]
     }
 
+    /// [`Rng::pick`] for string tables; spares callers a `*` that type
+    /// inference would otherwise need.
+    pub fn pick_str(&mut self, items: &[&'static str]) -> &'static str {
+        items[self.below(items.len() as u64) as usize]
+    }
+
     /// Picks by integer weight.
     pub fn weighted<'a, T>(&mut self, items: &'a [(T, u32)]) -> &'a T {
         let total: u64 = items.iter().map(|(_, w)| u64::from(*w)).sum();
