@@ -8,7 +8,7 @@ pub mod table;
 
 pub use providers::ProviderConfigInput;
 
-use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Request, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post, MethodRouter};
@@ -61,14 +61,9 @@ async fn dispatch(
     // 501 comes first: an unconfigured capability says so whatever the body.
     let provider = state.provider(route.method.capability())?;
     let (mut parts, body) = req.into_parts();
-    let params = match <Path<Vec<(String, String)>> as axum::extract::FromRequestParts<
-        AppState,
-    >>::from_request_parts(&mut parts, &state)
-    .await
-    {
-        Ok(Path(params)) => params,
-        Err(_) => return Err(ApiError::BadRequest("invalid path parameter".into())),
-    };
+    let Path(params) = Path::<Vec<(String, String)>>::from_request_parts(&mut parts, &state)
+        .await
+        .map_err(|_| ApiError::BadRequest("invalid path parameter".into()))?;
     let query = parts.uri.query().map(str::to_owned);
     let body = read_body(Request::from_parts(parts, body), &state).await?;
     let input = RouteInput {
