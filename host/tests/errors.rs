@@ -46,7 +46,9 @@ async fn malformed_bodies_are_400_json() {
     .await;
     patch.assert_error(400, "bad_request");
     // A path segment that is not UTF-8 once decoded.
-    get(&app, "/incidents/%FF").await.assert_error(400, "bad_request");
+    get(&app, "/incidents/%FF")
+        .await
+        .assert_error(400, "bad_request");
     assert!(
         fake.calls().is_empty(),
         "a bad request reached the provider"
