@@ -124,6 +124,15 @@ impl ProviderChoice {
         })
     }
 
+    /// What runs, for logs: `plugin <path>` or the provider name (never the config).
+    pub fn describe(&self) -> String {
+        match (&self.plugin, &self.provider) {
+            (Some(path), _) => format!("plugin {}", path.display()),
+            (None, Some(name)) => name.clone(),
+            (None, None) => String::new(),
+        }
+    }
+
     /// Whether it names anything to run.
     pub fn is_set(&self) -> bool {
         self.provider.is_some() || self.plugin.is_some()

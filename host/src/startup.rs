@@ -78,7 +78,7 @@ pub async fn build_state(
     for cap in Capability::ROUTED {
         let selection = settings.selection(cap);
         let provider = if selection.is_set() {
-            let what = describe(&selection.provider, &selection.plugin);
+            let what = choice_of(selection.clone()).describe();
             let provider = from_env(state.registry(), cap, selection)?;
             tracing::info!(capability = %cap, source = "environment", provider = %what, "provider ready");
             Some(provider)
@@ -118,14 +118,6 @@ async fn stored(
         .build(state.registry(), cap, true)
         .map_err(|err| ConfigError::new(&key, err.to_string()))?;
     tracing::info!(capability = %cap, source = "secret store",
-        provider = %describe(&choice.provider, &choice.plugin), "provider ready");
+        provider = %choice.describe(), "provider ready");
     Ok(Some(provider))
-}
-
-fn describe(provider: &Option<String>, plugin: &Option<std::path::PathBuf>) -> String {
-    match (plugin, provider) {
-        (Some(path), _) => format!("plugin {}", path.display()),
-        (None, Some(name)) => name.clone(),
-        (None, None) => String::new(),
-    }
 }

@@ -89,18 +89,10 @@ async fn configure(
         ));
     }
     state.set_provider(cap, Some(provider));
-    tracing::info!(capability = %cap, provider = %input_name(&choice), "provider configured");
+    tracing::info!(capability = %cap, provider = %choice.describe(), "provider configured");
     Ok(json_response(
         StatusCode::OK,
         r#"{"status":"ok"}"#.into(),
         Some("provider.configured"),
     ))
-}
-
-fn input_name(choice: &ProviderChoice) -> String {
-    match (&choice.plugin, &choice.provider) {
-        (Some(path), _) => format!("plugin {}", path.display()),
-        (None, Some(name)) => name.clone(),
-        (None, None) => String::new(),
-    }
 }
