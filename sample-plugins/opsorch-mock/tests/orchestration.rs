@@ -235,7 +235,7 @@ fn start_run_and_complete_steps_in_dependency_order() {
     );
     assert_eq!(
         ids(&list(&p, "orchestration.runs.query", json!({"limit": 1}))),
-        [id.clone()]
+        [id.as_str()]
     );
 
     // A step whose dependency has not succeeded is refused and left alone.
