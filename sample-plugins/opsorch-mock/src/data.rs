@@ -293,6 +293,8 @@ fn incidents(seed: u64, world: &World) -> (Vec<Incident>, HashMap<String, Vec<Ti
     let mut rng = Rng::stream(seed, "incidents");
     let mut templates: Vec<_> = INCIDENT_TEMPLATES.iter().collect();
     rng.shuffle(&mut templates);
+    let mut fresh_ranks = [0, 0, 1, 2, 2, 3];
+    rng.shuffle(&mut fresh_ranks);
 
     struct Draft {
         incident: Incident,
@@ -306,22 +308,27 @@ fn incidents(seed: u64, world: &World) -> (Vec<Incident>, HashMap<String, Vec<Ti
         .enumerate()
         .map(|(i, &(service_id, title, description))| {
             let service = catalog::service(service_id).unwrap_or(&SERVICES[0]);
-            // A few fresh incidents, a few from this week, the rest older, so
-            // that every status shows up in a demo.
-            let (base_age, weights): (i64, &[(usize, u32)]) = match i {
-                0..=5 => (
-                    rng.range(30 * MINUTE, 20 * HOUR),
-                    &[(0, 25), (1, 25), (2, 30), (3, 15), (4, 5)],
-                ),
+            // A few fresh incidents, a few from this week, the rest older.
+            // The fresh ones take a fixed mix of active statuses and the
+            // first two drawn are a sev1 and a sev2, so that every seed's demo
+            // shows open, acknowledged and investigating incidents and a sev1.
+            let (base_age, rank) = match i {
+                0..=5 => (rng.range(30 * MINUTE, 20 * HOUR), fresh_ranks[i]),
                 6..=11 => (
                     rng.range(DAY, 4 * DAY),
-                    &[(0, 5), (1, 10), (2, 20), (3, 25), (4, 40)],
+                    *rng.weighted(&[(0, 5), (1, 10), (2, 20), (3, 25), (4, 40)]),
                 ),
-                _ => (rng.range(4 * DAY, 30 * DAY), &[(3, 15), (4, 85)]),
+                _ => (
+                    rng.range(4 * DAY, 30 * DAY),
+                    *rng.weighted(&[(3, 15), (4, 85)]),
+                ),
             };
-            let rank = *rng.weighted(weights);
             let status = INCIDENT_STATUSES[rank];
-            let severity = *rng.weighted(&[("sev1", 10), ("sev2", 25), ("sev3", 40), ("sev4", 25)]);
+            let severity = match i {
+                0 => "sev1",
+                1 => "sev2",
+                _ => *rng.weighted(&[("sev1", 8), ("sev2", 25), ("sev3", 42), ("sev4", 25)]),
+            };
             let environment = *rng.weighted(&[("production", 85), ("staging", 15)]);
             let region = *rng.pick(&REGIONS);
             let dep = rng.pick_str(service.dependencies);
@@ -944,10 +951,17 @@ fn deployments(seed: u64, world: &World) -> Vec<Deployment> {
     ages.push(rng.range(8 * MINUTE, 15 * MINUTE));
     ages.push(rng.range(2 * MINUTE, 6 * MINUTE));
 
+    let mut previous = None;
     ages.into_iter()
         .enumerate()
         .map(|(i, age)| {
-            let si = rng.below(SERVICES.len() as u64) as usize;
+            let mut si = rng.below(SERVICES.len() as u64) as usize;
+            // The two running deployments are of different services; two
+            // concurrent rollouts of one service would look like a bug.
+            if i == DEPLOYMENT_COUNT - 1 && previous == Some(si) {
+                si = (si + 1) % SERVICES.len();
+            }
+            previous = Some(si);
             let service = &SERVICES[si];
             let v = &mut versions[si];
             if rng.chance(0.2) {
@@ -1247,6 +1261,30 @@ mod tests {
                 assert_eq!(tl.last().unwrap().at, inc.updated_at);
                 assert!(inc.updated_at < at(0));
             }
+        }
+    }
+
+    #[test]
+    fn every_seed_shows_every_incident_status_and_a_sev1() {
+        for seed in 0..30 {
+            let w = World::generate(seed);
+            for status in INCIDENT_STATUSES {
+                assert!(
+                    w.incidents.iter().any(|i| i.status == status),
+                    "seed {seed}: no {status}"
+                );
+            }
+            assert!(
+                w.incidents.iter().any(|i| i.severity == "sev1"),
+                "seed {seed}"
+            );
+            let running: Vec<_> = w
+                .deployments
+                .iter()
+                .filter(|d| d.status == "in_progress")
+                .collect();
+            assert_eq!(running.len(), 2);
+            assert_ne!(running[0].service, running[1].service);
         }
     }
 
