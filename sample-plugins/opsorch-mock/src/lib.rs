@@ -57,11 +57,29 @@
 //! - plans: `query`, `tags`, `scope.service` (plans for it and generic
 //!   ones), `scope.team` (owner), `limit`; runs: `query`, `statuses`,
 //!   `planIds`, `scope` (the run's scope), `limit`.
-//! - logs: window, `expression.search`, `severityIn`, `filters` (`=`, `!=`,
-//!   `contains`, `not_contains`, `regex` as substring), `scope`, `limit`
-//!   (default 100, max 1000).
-//! - metrics: `metricName`, `filters` (`=`, `!=`), `groupBy` +
-//!   `aggregation` (sum, avg, max, min, count), `scope`, `step` (default 60).
+//! - logs: the window `[start, end)` (zero end = now, zero start = an hour
+//!   before the end, empty or inverted = the last hour), `expression.search`,
+//!   `severityIn` (`warning` = `warn`), `filters` over labels, fields,
+//!   `message` and `severity` (`=`, `!=`, `contains`, `not_contains`;
+//!   `regex` is treated as `contains`; anything else is `bad_request`),
+//!   `scope`, `limit` (default 100, max 1000).
+//! - metrics: `metricName` (unknown names give an empty list), `filters`
+//!   (`=`, `!=`; `=~`/`!~` as substring), `groupBy` + `aggregation` (sum,
+//!   avg, max, min, count; default sum; an aggregation without `groupBy`
+//!   folds everything into one series), `scope`, `step` (default 60 s; more
+//!   than 11,000 points per series is `bad_request`). `metric.describe`
+//!   lists the metrics the scoped service (or team) emits.
+//!
+//! # Changes
+//!
+//! `incident.create` needs a title (status defaults to `open`, severity to
+//! `sev3`); `incident.update` and `ticket.update` change only the fields
+//! present (`""`/`[]` clear); a status change is also recorded in the
+//! timeline. `orchestration.runs.start` readies the steps without
+//! dependencies; `runs.steps.complete` refuses (`bad_request`) a step whose
+//! dependencies have not all succeeded (or been skipped), a step already
+//! done, and any step of a finished run; newly unblocked steps become
+//! `ready`, and the run becomes `completed` when every step is done.
 //!
 //! Unknown ids are `not_found`; empty required input is `bad_request`.
 
