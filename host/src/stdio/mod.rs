@@ -1,21 +1,274 @@
-//! Stdio plugin transport (CONTRACT §3). Placeholder until the transport lands.
+//! Stdio plugin transport (CONTRACT §3): runs plugin executables written
+//! for the Go host, unchanged, and supervises them.
+//!
+//! # Protocol
+//! One JSON object per line each way. Each request is
+//! `{"method","config","payload"}` and ends with a newline. `config` is the
+//! capability's config minus the keys the host consumes (below). Answers
+//! come back in request order: `{"result": …}`, `{"error": {"code","message"}}`,
+//! `{"error": "text"}`, or `{}`/`{"result": null}` for no result. An empty
+//! error (`""`, or `{"code":"","message":""}` from Go structs without
+//! `omitempty`) counts as no error. A missing or `null` result reaches the
+//! client as the method's empty value (`[]` for lists). Blank lines are
+//! skipped. Parsing rules and their tests are in `wire`.
+//!
+//! # Lifecycle: checked eagerly, started lazily
+//! When a capability is configured (environment at start-up, stored
+//! configuration, or `POST /providers/{cap}`) the path is checked at once:
+//! it must exist and be executable, or configuration is refused. The
+//! process itself starts on the first call, and the first call starts every
+//! process of a pool. That costs nothing for capabilities nobody calls,
+//! lets a reconfiguration through the API take effect without spawning
+//! anything, and keeps a plugin that is slow to start (or needs the
+//! network) from holding up the host's start-up. A plugin that cannot start
+//! shows up on its first call (502 `plugin_crashed` or `plugin_unavailable`)
+//! and in the log, with its stderr.
+//!
+//! One process (or pool) belongs to one capability; the same executable
+//! configured for two capabilities runs as separate processes. The secret
+//! provider (`OPSORCH_SECRET_PLUGIN`) is a capability like the others.
+//!
+//! # Pipelining
+//! Requests are written as they arrive; the answers are matched to a FIFO
+//! of pending calls. Concurrent calls therefore do not each wait a round
+//! trip for the one before: a plugin that reads ahead (the SDK's
+//! `serve_stdio` does) gets a batch per read and answers it in one write,
+//! and a plugin that handles one request at a time still works, because
+//! the pipe buffers what it has not read yet. The Go host instead holds a
+//! global lock for each round trip. `"pipelining": false` restores one
+//! request at a time per process, for plugins that read stdin in chunks and
+//! would drop a second request in the same chunk.
+//!
+//! # Host-consumed config keys (never sent to the plugin)
+//! | key | default | meaning |
+//! |---|---|---|
+//! | `processes` | 1 | processes serving the capability (1–64); each call goes to the one with the fewest calls in flight |
+//! | `pluginTimeoutMs` | `OPSORCH_PLUGIN_TIMEOUT_MS`, else 30000 | per-call timeout |
+//! | `pipelining` | `true` | `false`: one request at a time per process |
+//! | `pluginInfo` | `true` | `false`: do not send the `plugin.info` probe |
+//!
+//! # Supervision
+//! The timeout runs from the moment the call reaches the transport, so time
+//! queued behind a slow call counts. Error codes (statuses as the host maps
+//! them):
+//!
+//! | code | status | when |
+//! |---|---|---|
+//! | `plugin_timeout` | 504 | no answer before the deadline. The process is killed and replaced: its late answer would otherwise answer the next call |
+//! | `plugin_restarted` | 502 | the call was in flight on a process killed because another call timed out or it wrote bad output |
+//! | `plugin_crashed` | 502 | the process exited or crashed with the call in flight (the message gives the exit status) |
+//! | `plugin_bad_output` | 502 | the answer was not a JSON response object, or a line exceeded 64 MiB; the process is replaced |
+//! | `plugin_unavailable` | 502 | backing off after repeated failures, the executable could not be started, or the host is shutting down |
+//!
+//! Nothing waits on a dead process: every pending call is failed the
+//! moment its process is declared dead, and the next call starts a fresh
+//! one. The first restart after a failure is immediate; if the new process
+//! fails again before it has answered a call (or stayed up 10 s), starts
+//! back off exponentially, 100 ms doubling to 5 s. While backing off, calls
+//! fail fast with `plugin_unavailable` and the log says so. A healthy run
+//! resets the series.
+//!
+//! # stderr
+//! Every line a plugin writes to stderr is logged with target `plugin` and
+//! fields `capability`, `plugin` (the path) and `pid`. A leading `ERROR `,
+//! `WARN `, `INFO `, `DEBUG ` or `TRACE ` (what the SDK's `log` writes)
+//! sets the level; anything else is logged at INFO. Lines are cut at 16 KiB.
+//!
+//! # Shutdown
+//! [`shutdown`] (called once the HTTP server has drained) closes every
+//! plugin's stdin, gives it 2 s to finish and exit, then kills it, and
+//! returns once every process has been reaped, so no plugin outlives the
+//! host. A provider replaced through `POST /providers/{cap}` stops the same
+//! way once its last call has finished. Processes are also spawned with
+//! `kill_on_drop`, so a runtime torn down without [`shutdown`] still kills
+//! them. If the host itself is SIGKILLed, its plugins see stdin close and
+//! well-behaved ones (the SDK's included) exit on their own.
+//!
+//! # Where a plugin may come from
+//! Paths from the environment are trusted: whoever sets it runs the host.
+//! A bare name is looked up in `PATH`, as Go's `exec.Command` does. Paths
+//! that come through `POST /providers/{cap}` (or the stored configuration
+//! it wrote) must be absolute and resolve, after canonicalisation (symlinks,
+//! `..`), inside a directory of `OPSORCH_PLUGIN_DIR`; the canonical path is
+//! what runs. Otherwise the configuration is refused (400).
+//!
+//! # `plugin.info`
+//! Each new process is first sent `{"method":"plugin.info",…}`, which is
+//! never awaited. A plugin built on the SDK answers with its manifest
+//! (logged); a Go-era plugin answers with an error, which is logged at
+//! DEBUG and otherwise ignored. Real calls are written right behind the
+//! probe, so they do not wait for it. It is not sent when pipelining is off.
+
+mod options;
+mod pool;
+mod process;
+mod wire;
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
+use std::time::Duration;
 
 use opsorch_plugin_api::methods::Capability;
 use serde_json::{Map, Value};
 
-use crate::provider::Provider;
+pub use options::{
+    TransportSettings, DEFAULT_CALL_TIMEOUT, MAX_PROCESSES, PIPELINING_KEY, PROBE_KEY,
+    PROCESSES_KEY, TIMEOUT_KEY, TIMEOUT_VAR,
+};
 
-/// Starts (or prepares to start) the plugin at `path` for `capability`.
-/// `from_api` is true when the path came through `POST /providers/{cap}`
-/// (directly or via the configuration it stored).
-pub fn plugin_provider(
-    _capability: Capability,
-    _path: &Path,
-    _config: &Map<String, Value>,
-    _from_api: bool,
-) -> Result<Arc<dyn Provider>, String> {
-    Err("stdio plugins are not supported yet".into())
+use crate::provider::Provider;
+use options::PluginOptions;
+use pool::{PluginPool, SpawnError};
+use process::{PluginProcess, PluginSpec, Shared};
+
+/// The transport's settings and every plugin process it started.
+pub(crate) struct Transport {
+    settings: RwLock<Option<TransportSettings>>,
+    live: Mutex<Live>,
 }
+
+#[derive(Default)]
+struct Live {
+    shutting_down: bool,
+    /// Each entry is alive until its process has been reaped.
+    processes: Vec<Weak<Shared>>,
+}
+
+impl Transport {
+    fn new() -> Arc<Transport> {
+        Arc::new(Transport {
+            settings: RwLock::new(None),
+            live: Mutex::new(Live::default()),
+        })
+    }
+
+    fn settings(&self) -> TransportSettings {
+        let configured = self
+            .settings
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        configured.unwrap_or_else(|| {
+            // Not configured (a caller that skipped `configure`): read the
+            // process environment the same way start-up would.
+            let dirs: Vec<_> = std::env::var("OPSORCH_PLUGIN_DIR")
+                .map(|v| {
+                    std::env::split_paths(&v)
+                        .filter(|p| !p.as_os_str().is_empty())
+                        .collect()
+                })
+                .unwrap_or_default();
+            TransportSettings::from_env(&crate::config::ProcessEnv, &dirs).unwrap_or_default()
+        })
+    }
+
+    fn pool(
+        self: &Arc<Self>,
+        capability: Capability,
+        path: &Path,
+        config: &Map<String, Value>,
+        from_api: bool,
+    ) -> Result<PluginPool, String> {
+        let settings = self.settings();
+        let executable = if from_api {
+            options::resolve_allowlisted(path, &settings.plugin_dirs)?
+        } else {
+            options::resolve_trusted(path)?
+        };
+        let options = PluginOptions::from_config(config, settings.call_timeout)?;
+        let spec = PluginSpec {
+            capability,
+            path: executable,
+            config: options.plugin_config,
+            call_timeout: options.call_timeout,
+            probe: options.probe,
+            pipelining: options.pipelining,
+        };
+        Ok(PluginPool::new(spec, options.processes, self.clone()))
+    }
+
+    /// Starts a process and tracks it, unless the host is shutting down.
+    fn spawn(&self, spec: Arc<PluginSpec>) -> Result<PluginProcess, SpawnError> {
+        // Held across the spawn so that `shutdown` cannot miss a process.
+        let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
+        if live.shutting_down {
+            return Err(SpawnError::ShuttingDown);
+        }
+        let (process, shared) = PluginProcess::spawn(spec).map_err(SpawnError::Io)?;
+        live.processes.retain(|p| p.strong_count() > 0);
+        live.processes.push(Arc::downgrade(&shared));
+        Ok(process)
+    }
+
+    async fn shutdown(&self) {
+        let running: Vec<Arc<Shared>> = {
+            let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
+            live.shutting_down = true;
+            live.processes
+                .drain(..)
+                .filter_map(|p| p.upgrade())
+                .collect()
+        };
+        if running.is_empty() {
+            return;
+        }
+        tracing::info!(processes = running.len(), "stopping plugin processes");
+        for process in &running {
+            process.stop();
+        }
+        // Each supervisor kills its process after the grace period, so this
+        // bound is only a backstop against a wait that never returns.
+        let all_exited = async {
+            for process in &running {
+                process.wait_exited().await;
+            }
+        };
+        if tokio::time::timeout(process::STOP_GRACE + Duration::from_secs(3), all_exited)
+            .await
+            .is_err()
+        {
+            tracing::warn!("some plugin processes had not exited when shutdown gave up waiting");
+        }
+    }
+}
+
+fn transport() -> &'static Arc<Transport> {
+    static TRANSPORT: std::sync::OnceLock<Arc<Transport>> = std::sync::OnceLock::new();
+    TRANSPORT.get_or_init(Transport::new)
+}
+
+/// Sets the transport's settings; start-up calls it before building any
+/// provider. Without it, they are read from the process environment.
+pub fn configure(settings: TransportSettings) {
+    *transport()
+        .settings
+        .write()
+        .unwrap_or_else(PoisonError::into_inner) = Some(settings);
+}
+
+/// The provider for `capability` served by the plugin at `path`.
+///
+/// `from_api` is true when the path came through `POST /providers/{cap}`
+/// (directly or via the configuration it stored): it must then lie inside a
+/// configured plugin directory. Errors name the path and the problem (or
+/// the config key at fault), never a config value. Nothing is started until
+/// the first call.
+pub fn plugin_provider(
+    capability: Capability,
+    path: &Path,
+    config: &Map<String, Value>,
+    from_api: bool,
+) -> Result<Arc<dyn Provider>, String> {
+    let pool = transport().pool(capability, path, config, from_api)?;
+    Ok(Arc::new(pool))
+}
+
+/// Ends every plugin process: stdin closed, a short grace to finish, then
+/// SIGKILL; returns once all are reaped. Later calls fail with
+/// `plugin_unavailable`. Call it after the HTTP server has drained.
+pub async fn shutdown() {
+    transport().shutdown().await
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,291 @@
+//! In-process tests of the transport against tiny `/bin/sh` plugins (the
+//! end-to-end suite uses the fixture binaries through the real host). Each
+//! test has its own [`Transport`], so none of them touches global state.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use opsorch_plugin_api::methods::{Capability, Method};
+use serde_json::{json, Map, Value};
+
+use super::pool::PluginPool;
+use super::{Transport, TransportSettings};
+use crate::provider::{Provider, ProviderError};
+
+struct Plugin {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+    transport: Arc<Transport>,
+}
+
+/// Writes `body` as an executable `/bin/sh` script.
+fn plugin(body: &str) -> Plugin {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plugin.sh");
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let transport = Transport::new();
+    *transport.settings.write().unwrap() = Some(TransportSettings {
+        plugin_dirs: vec![dir.path().to_path_buf()],
+        call_timeout: Duration::from_secs(10),
+    });
+    Plugin {
+        _dir: dir,
+        path,
+        transport,
+    }
+}
+
+impl Plugin {
+    fn pool(&self, config: Value) -> PluginPool {
+        let Value::Object(config) = config else {
+            panic!("config must be an object")
+        };
+        self.transport
+            .pool(Capability::Incident, &self.path, &config, false)
+            .unwrap()
+    }
+}
+
+async fn get(pool: &PluginPool, id: &str) -> Result<Value, ProviderError> {
+    let raw = Provider::call(pool, Method::IncidentGet, json!({ "id": id }).to_string()).await?;
+    Ok(serde_json::from_str(raw.get()).unwrap())
+}
+
+fn alive(pid: u32) -> bool {
+    // A zombie is as good as gone for these checks, but the supervisor
+    // reaps, so the entry disappears.
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|stat| !stat.contains(") Z "))
+        .unwrap_or(false)
+}
+
+/// Answers every request with the request itself, lock-step; `crash` in a
+/// line exits with status 3, `garbage` answers with a non-JSON line.
+const ECHO: &str = r#"while IFS= read -r line; do
+  case "$line" in
+    *plugin.info*) echo '{"error":"unknown method"}' ;;
+    *crash*) echo "crashing" >&2; exit 3 ;;
+    *garbage*) echo 'not json at all' ;;
+    *) printf '{"result":%s}\n' "$line" ;;
+  esac
+done"#;
+
+#[tokio::test]
+async fn sends_the_config_without_host_keys_and_passes_results_through() {
+    let p = plugin(ECHO);
+    let pool = p.pool(json!({"url": "http://x", "processes": 1, "pluginTimeoutMs": 5000}));
+    let echoed = get(&pool, "INC-1").await.unwrap();
+    assert_eq!(
+        echoed,
+        json!({"method": "incident.get", "config": {"url": "http://x"}, "payload": {"id": "INC-1"}})
+    );
+}
+
+#[tokio::test]
+async fn a_crash_fails_the_call_and_the_next_call_gets_a_new_process() {
+    let p = plugin(ECHO);
+    let pool = p.pool(json!({}));
+    get(&pool, "a").await.unwrap();
+    let first = pool.pids();
+    let err = get(&pool, "crash").await.unwrap_err();
+    assert_eq!(err.code, "plugin_crashed", "{err}");
+    assert!(err.message.contains("exit status: 3"), "{err}");
+    get(&pool, "b").await.unwrap();
+    assert_ne!(pool.pids(), first);
+    assert!(!alive(first[0]));
+}
+
+#[tokio::test]
+async fn bad_output_fails_the_call_and_replaces_the_process() {
+    let p = plugin(ECHO);
+    let pool = p.pool(json!({}));
+    let err = get(&pool, "garbage").await.unwrap_err();
+    assert_eq!(err.code, "plugin_bad_output", "{err}");
+    assert!(!err.message.contains("not json at all"));
+    get(&pool, "fine").await.unwrap();
+}
+
+#[tokio::test]
+async fn a_timeout_kills_the_process_and_fails_the_calls_behind_it() {
+    // Reads requests but never answers.
+    let p = plugin("while IFS= read -r line; do :; done");
+    let pool = Arc::new(p.pool(json!({"pluginTimeoutMs": 600})));
+    let first = {
+        let pool = pool.clone();
+        tokio::spawn(async move { get(&pool, "one").await })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let pid = pool.pids()[0];
+    let started = std::time::Instant::now();
+    let second = get(&pool, "two").await.unwrap_err();
+    let first = first.await.unwrap().unwrap_err();
+    assert_eq!(first.code, "plugin_timeout", "{first}");
+    assert_eq!(second.code, "plugin_restarted", "{second}");
+    // The second call did not wait for its own deadline.
+    assert!(started.elapsed() < Duration::from_millis(550));
+    for _ in 0..100 {
+        if !alive(pid) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(!alive(pid), "the timed-out process was not killed");
+}
+
+#[tokio::test]
+async fn requests_are_written_without_waiting_for_answers() {
+    // Answers nothing until it has read five requests: a transport that
+    // waited for each answer before writing the next would time out.
+    let p = plugin(
+        r#"n=0; while [ $n -lt 5 ]; do IFS= read -r line; n=$((n+1)); eval "l$n=\$line"; done
+for i in 1 2 3 4 5; do eval "printf '{\"result\":%s}\n' \"\$l$i\""; done
+while IFS= read -r line; do printf '{"result":%s}\n' "$line"; done"#,
+    );
+    let pool = Arc::new(p.pool(json!({"pluginInfo": false, "pluginTimeoutMs": 5000})));
+    let calls: Vec<_> = (0..5)
+        .map(|i| {
+            let pool = pool.clone();
+            tokio::spawn(async move { (i, get(&pool, &format!("id-{i}")).await) })
+        })
+        .collect();
+    for call in calls {
+        let (i, answer) = call.await.unwrap();
+        let answer = answer.unwrap();
+        assert_eq!(answer["payload"]["id"], format!("id-{i}"));
+    }
+}
+
+#[tokio::test]
+async fn lockstep_mode_sends_one_request_at_a_time() {
+    // Same plugin as above: with pipelining off it can never see five
+    // requests at once, so the calls time out.
+    let p = plugin(
+        r#"n=0; while [ $n -lt 5 ]; do IFS= read -r line; n=$((n+1)); done; echo '{"result":1}'"#,
+    );
+    let pool = Arc::new(p.pool(json!({"pipelining": false, "pluginTimeoutMs": 400})));
+    let calls: Vec<_> = (0..5)
+        .map(|i| {
+            let pool = pool.clone();
+            tokio::spawn(async move { get(&pool, &format!("id-{i}")).await })
+        })
+        .collect();
+    for call in calls {
+        let err = call.await.unwrap().unwrap_err();
+        assert!(
+            ["plugin_timeout", "plugin_restarted"].contains(&err.code.as_str()),
+            "{err}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn crash_loops_back_off_and_fail_fast() {
+    let p = plugin("echo 'no credentials' >&2; exit 1");
+    let pool = p.pool(json!({}));
+    let first = get(&pool, "a").await.unwrap_err();
+    assert_eq!(first.code, "plugin_crashed", "{first}");
+    // The first restart is immediate…
+    let second = get(&pool, "b").await.unwrap_err();
+    assert_eq!(second.code, "plugin_crashed", "{second}");
+    // …then starts back off.
+    let started = std::time::Instant::now();
+    let third = get(&pool, "c").await.unwrap_err();
+    assert_eq!(third.code, "plugin_unavailable", "{third}");
+    assert!(started.elapsed() < Duration::from_millis(50));
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let fourth = get(&pool, "d").await.unwrap_err();
+    assert_eq!(fourth.code, "plugin_crashed", "{fourth}");
+}
+
+#[tokio::test]
+async fn a_pool_starts_every_process_and_spreads_calls() {
+    let p = plugin(r#"while IFS= read -r line; do printf '{"result":{"pid":%s}}\n' $$; done"#);
+    let pool = p.pool(json!({"processes": 3}));
+    let mut seen = std::collections::BTreeSet::new();
+    for i in 0..9 {
+        let answer = get(&pool, &i.to_string()).await.unwrap();
+        seen.insert(answer["pid"].as_u64().unwrap());
+    }
+    assert_eq!(pool.pids().len(), 3);
+    assert_eq!(
+        seen.len(),
+        3,
+        "sequential calls should rotate over the pool"
+    );
+}
+
+#[tokio::test]
+async fn dropping_the_provider_stops_its_processes() {
+    let p = plugin(ECHO);
+    let pool = p.pool(json!({}));
+    get(&pool, "a").await.unwrap();
+    let pid = pool.pids()[0];
+    drop(pool);
+    for _ in 0..100 {
+        if !alive(pid) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("plugin {pid} still running after its provider was dropped");
+}
+
+#[tokio::test]
+async fn shutdown_kills_plugins_that_ignore_stdin_and_refuses_new_starts() {
+    // Never reads, never answers, does not notice stdin closing.
+    let p = plugin("exec sleep 1000");
+    let pool = Arc::new(p.pool(json!({})));
+    let in_flight = {
+        let pool = pool.clone();
+        tokio::spawn(async move { get(&pool, "a").await })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let pid = pool.pids()[0];
+    let started = std::time::Instant::now();
+    p.transport.shutdown().await;
+    assert!(!alive(pid), "plugin survived shutdown");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // The call in flight ends with an error instead of waiting 10 s.
+    let err = in_flight.await.unwrap().unwrap_err();
+    assert_eq!(err.code, "plugin_unavailable", "{err}");
+    let err = get(&pool, "c").await.unwrap_err();
+    assert_eq!(err.code, "plugin_unavailable");
+}
+
+#[test]
+fn refuses_what_cannot_run() {
+    let p = plugin(ECHO);
+    let missing = p.path.with_file_name("missing");
+    let config = Map::new();
+    let err = p
+        .transport
+        .pool(Capability::Incident, &missing, &config, false)
+        .err()
+        .unwrap();
+    assert!(err.contains("does not exist"), "{err}");
+    let err = p
+        .transport
+        .pool(
+            Capability::Incident,
+            std::path::Path::new("/bin/sh"),
+            &config,
+            true,
+        )
+        .err()
+        .unwrap();
+    assert!(
+        err.contains("not inside a configured plugin directory"),
+        "{err}"
+    );
+    let mut bad = Map::new();
+    bad.insert("processes".into(), json!(0));
+    let err = p
+        .transport
+        .pool(Capability::Incident, &p.path, &bad, false)
+        .err()
+        .unwrap();
+    assert!(err.contains("`processes`"), "{err}");
+}
