@@ -51,6 +51,7 @@ pub fn app(state: AppState) -> Router {
 /// that may refuse start-up, with no socket opened yet.
 pub async fn prepare(env: &dyn Env) -> anyhow::Result<(Settings, AppState)> {
     let settings = Settings::from_env(env)?;
+    stdio::configure(stdio::TransportSettings::from_env(env, &settings.library_dirs)?);
     let mut registry = startup::builtin_registry();
     library::register_libraries(&settings.library_dirs, &mut registry)?;
     let state = startup::build_state(&settings, registry).await?;
@@ -59,8 +60,14 @@ pub async fn prepare(env: &dyn Env) -> anyhow::Result<(Settings, AppState)> {
 
 /// The `serve` command: prepare, listen, serve until SIGTERM/SIGINT.
 pub async fn serve(env: &dyn Env) -> anyhow::Result<()> {
-    let (settings, state) = prepare(env).await?;
-    server::run(&settings, app(state)).await
+    let served = async {
+        let (settings, state) = prepare(env).await?;
+        server::run(&settings, app(state)).await
+    }
+    .await;
+    // Plugin processes end with the host, whether or not serving failed.
+    stdio::shutdown().await;
+    served
 }
 
 /// Logs to stderr; `RUST_LOG` filters (default `info`). Audit records
