@@ -72,12 +72,23 @@ pub async fn serve(env: &dyn Env) -> anyhow::Result<()> {
 
 /// Logs to stderr; `RUST_LOG` filters (default `info`). Audit records
 /// (target `audit`) are always written as one JSON object per line.
-pub fn init_logging() {
+///
+/// Lines are written to stderr by a background thread, so request handlers
+/// never wait on the terminal or a pipe for their audit record. The writer
+/// is not lossy: when its queue is full, handlers wait rather than drop
+/// audit records. Keep the returned guard alive until exit: dropping it
+/// flushes what is queued.
+#[must_use = "dropping the guard stops the log writer"]
+pub fn init_logging() -> tracing_appender::non_blocking::WorkerGuard {
     use tracing_subscriber::util::SubscriberInitExt;
 
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = log_subscriber(filter, std::io::stderr).try_init();
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .finish(std::io::stderr());
+    let _ = log_subscriber(filter, writer).try_init();
+    guard
 }
 
 /// The subscriber [`init_logging`] installs, writing to `writer`: human

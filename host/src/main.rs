@@ -38,7 +38,7 @@ enum PluginCommand {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    opsorch::init_logging();
+    let _log_writer = opsorch::init_logging();
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => opsorch::serve(&opsorch::ProcessEnv).await,
         Command::Plugin {
