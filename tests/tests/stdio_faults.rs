@@ -1,0 +1,228 @@
+//! Faulty plugins: each fault gives its documented status and code, the
+//! capability recovers on the next call, and another capability (served by
+//! the mock plugin) keeps answering during and after the fault. Every wait
+//! is bounded.
+
+mod stdio_support;
+
+use std::time::{Duration, Instant};
+
+use opsorch_e2e::Host;
+use serde_json::Value;
+use stdio_support::*;
+
+/// A host with `incident` on the faulty fixture (`config`) and `service` on
+/// the mock plugin.
+fn faulty_host(config: &str, extra: &[(&str, &str)]) -> Host {
+    let faulty = plugin("stdio-faulty");
+    let mock = plugin("opsorch-mock-plugin");
+    let mut env = vec![
+        ("OPSORCH_INCIDENT_PLUGIN", faulty.as_str()),
+        ("OPSORCH_INCIDENT_CONFIG", config),
+        ("OPSORCH_SERVICE_PLUGIN", mock.as_str()),
+    ];
+    env.extend_from_slice(extra);
+    Host::start(&env)
+}
+
+fn other_capability_serves(host: &Host) {
+    let started = Instant::now();
+    let services = expect(&host.post("/services/query", "{}"), 200);
+    assert!(services.as_array().is_some_and(|s| !s.is_empty()));
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "service call was held up"
+    );
+}
+
+fn pid_of(incident: &Value) -> u64 {
+    incident["fields"]["pid"].as_u64().expect("fields.pid")
+}
+
+#[test]
+fn a_crash_mid_call_is_a_502_and_the_next_call_gets_a_fresh_process() {
+    let mut host = faulty_host(r#"{"crashOnCall":2}"#, &[]);
+    let first = expect(&host.get("/incidents/a"), 200);
+    let message = expect_error(&host.get("/incidents/b"), 502, "plugin_crashed");
+    assert!(
+        message.contains("SIGABRT") || message.contains("signal"),
+        "{message}"
+    );
+    other_capability_serves(&host);
+    let third = expect(&host.get("/incidents/c"), 200);
+    assert_eq!(third["id"], "c");
+    assert_ne!(pid_of(&first), pid_of(&third));
+    assert!(log_line(&mut host, &["exited unexpectedly", "capability=incident"]).is_some());
+    // The plugin's last words reached the log.
+    assert!(log_line(&mut host, &["faulty: crashing on call 2", "plugin"]).is_some());
+}
+
+#[test]
+fn a_clean_exit_mid_call_is_a_502_plugin_crashed_too() {
+    let host = faulty_host(r#"{"exitOnCall":1}"#, &[]);
+    let message = expect_error(&host.get("/incidents/a"), 502, "plugin_crashed");
+    assert!(message.contains("exit status: 0"), "{message}");
+    other_capability_serves(&host);
+}
+
+#[test]
+fn a_hung_call_times_out_with_504_and_the_call_behind_it_fails_with_502() {
+    let host = faulty_host(r#"{"hangOnCall":2,"pluginTimeoutMs":1500}"#, &[]);
+    let first = expect(&host.get("/incidents/warm"), 200);
+    let started = Instant::now();
+    let addr = host.addr;
+    let results = in_parallel(2, |i| {
+        // The second request arrives while the first is stuck.
+        std::thread::sleep(Duration::from_millis(300 * i as u64));
+        let response = get(addr, &format!("/incidents/call-{i}"));
+        (
+            response.status,
+            response.json()["code"].clone(),
+            started.elapsed(),
+        )
+    });
+    // Meanwhile the other capability answered (checked after, with the
+    // stuck calls done, it must answer too).
+    other_capability_serves(&host);
+    let (hung, behind) = (&results[0], &results[1]);
+    assert_eq!(
+        (hung.0, hung.1.as_str()),
+        (504, Some("plugin_timeout")),
+        "{results:?}"
+    );
+    assert_eq!(
+        (behind.0, behind.1.as_str()),
+        (502, Some("plugin_restarted")),
+        "{results:?}"
+    );
+    // Neither waited much beyond the first call's deadline.
+    assert!(
+        hung.2 < Duration::from_secs(4) && behind.2 < Duration::from_secs(4),
+        "{results:?}"
+    );
+    let next = expect(&host.get("/incidents/after"), 200);
+    assert_ne!(pid_of(&first), pid_of(&next));
+}
+
+#[test]
+fn another_capability_answers_while_one_is_stuck() {
+    let host = faulty_host(r#"{"hangOnCall":1,"pluginTimeoutMs":3000}"#, &[]);
+    let addr = host.addr;
+    std::thread::scope(|scope| {
+        let stuck = scope.spawn(move || get(addr, "/incidents/stuck"));
+        std::thread::sleep(Duration::from_millis(300));
+        other_capability_serves(&host);
+        expect_error(&stuck.join().unwrap(), 504, "plugin_timeout");
+    });
+}
+
+#[test]
+fn garbage_output_is_a_502_bad_output_and_the_next_call_recovers() {
+    let mut host = faulty_host(r#"{"garbageOnCall":2}"#, &[]);
+    expect(&host.get("/incidents/a"), 200);
+    let message = expect_error(&host.get("/incidents/b"), 502, "plugin_bad_output");
+    assert!(message.contains("not valid JSON"), "{message}");
+    // The raw line is never shown to clients.
+    assert!(!message.contains("{{{"), "{message}");
+    other_capability_serves(&host);
+    expect(&host.get("/incidents/c"), 200);
+    assert!(log_line(&mut host, &["bad output", "capability=incident"]).is_some());
+}
+
+#[test]
+fn an_oversized_response_line_is_bad_output() {
+    let host = faulty_host(r#"{"hugeOnCall":2}"#, &[]);
+    expect(&host.get("/incidents/a"), 200);
+    let message = expect_error(&host.get("/incidents/b"), 502, "plugin_bad_output");
+    assert!(message.contains("64 MiB"), "{message}");
+    expect(&host.get("/incidents/c"), 200);
+}
+
+#[test]
+fn slow_plugins_are_timed_out_by_capability_or_by_the_default() {
+    let faulty = plugin("stdio-faulty");
+    let host = Host::start(&[
+        // Within its own timeout.
+        ("OPSORCH_INCIDENT_PLUGIN", &faulty),
+        (
+            "OPSORCH_INCIDENT_CONFIG",
+            r#"{"delayMs":300,"pluginTimeoutMs":5000}"#,
+        ),
+        // Beyond its own timeout.
+        ("OPSORCH_ALERT_PLUGIN", &faulty),
+        (
+            "OPSORCH_ALERT_CONFIG",
+            r#"{"delayMs":3000,"pluginTimeoutMs":400}"#,
+        ),
+        // Beyond the default from OPSORCH_PLUGIN_TIMEOUT_MS.
+        ("OPSORCH_TEAM_PLUGIN", &faulty),
+        ("OPSORCH_TEAM_CONFIG", r#"{"delayMs":3000}"#),
+        ("OPSORCH_PLUGIN_TIMEOUT_MS", "600"),
+    ]);
+    let started = Instant::now();
+    expect(&host.get("/incidents/slow"), 200);
+    assert!(started.elapsed() >= Duration::from_millis(300));
+
+    let started = Instant::now();
+    let message = expect_error(&host.get("/alerts/slow"), 504, "plugin_timeout");
+    assert!(message.contains("400 ms"), "{message}");
+    assert!(started.elapsed() < Duration::from_millis(2500));
+
+    let started = Instant::now();
+    let message = expect_error(&host.get("/teams/slow"), 504, "plugin_timeout");
+    assert!(message.contains("600 ms"), "{message}");
+    assert!(started.elapsed() < Duration::from_millis(2500));
+}
+
+#[test]
+fn a_plugin_that_exits_at_start_fails_fast_and_backs_off() {
+    let exits = plugin("stdio-exit-at-start");
+    let mock = plugin("opsorch-mock-plugin");
+    let mut host = Host::start(&[
+        ("OPSORCH_INCIDENT_PLUGIN", &exits),
+        ("OPSORCH_SERVICE_PLUGIN", &mock),
+    ]);
+    let message = expect_error(&host.get("/incidents/a"), 502, "plugin_crashed");
+    assert!(message.contains("exit status: 2"), "{message}");
+    // Restarted at once, fails again; then starts back off and calls fail
+    // fast instead of spawning a process each.
+    let mut codes = Vec::new();
+    for _ in 0..4 {
+        let started = Instant::now();
+        let response = host.get("/incidents/b");
+        assert_eq!(response.status, 502, "{}", response.text());
+        assert!(started.elapsed() < Duration::from_secs(2));
+        codes.push(response.error_code());
+    }
+    assert!(
+        codes
+            .iter()
+            .all(|c| c == "plugin_crashed" || c == "plugin_unavailable"),
+        "{codes:?}"
+    );
+    assert!(
+        codes.contains(&"plugin_unavailable".to_string()),
+        "{codes:?}"
+    );
+    other_capability_serves(&host);
+    assert!(log_line(&mut host, &["backing off", "capability=incident"]).is_some());
+    assert!(log_line(&mut host, &["missing credentials", "capability=incident"]).is_some());
+}
+
+#[test]
+fn a_plugin_slow_to_start_is_answered_once_up() {
+    let slow = plugin("stdio-slow-start");
+    let started = Instant::now();
+    let host = Host::start(&[
+        ("OPSORCH_INCIDENT_PLUGIN", &slow),
+        ("STDIO_FIXTURE_START_DELAY_MS", "1000"),
+    ]);
+    // Lazy start: the host listens without waiting for the plugin.
+    assert!(started.elapsed() < Duration::from_millis(900));
+    let started = Instant::now();
+    expect(&host.get("/incidents/a"), 200);
+    assert!(started.elapsed() >= Duration::from_millis(900));
+    let started = Instant::now();
+    expect(&host.get("/incidents/b"), 200);
+    assert!(started.elapsed() < Duration::from_millis(500));
+}

@@ -1,0 +1,134 @@
+//! Start-up refusals for plugin paths from the environment, plugin stderr
+//! in the host log, and shutdown: in-flight calls finish and no plugin
+//! process outlives the host.
+
+mod stdio_support;
+
+use std::time::{Duration, Instant};
+
+use opsorch_e2e::{Host, Started, TempDir};
+use stdio_support::*;
+
+fn refusal(env: &[(&str, &str)]) -> String {
+    // `try_start` collects stderr right after the exit, and its reader
+    // thread can lag behind on a busy machine: retry (bounded) when the
+    // refusal came back without its message.
+    let mut last = String::new();
+    for _ in 0..3 {
+        match Host::try_start(env) {
+            Started::Running(_) => panic!("the host started with {env:?}"),
+            Started::Exited(code, stderr) => {
+                assert_ne!(code, Some(0), "{stderr}");
+                if stderr.contains("opsorch:") {
+                    return stderr;
+                }
+                last = stderr;
+            }
+        }
+    }
+    last
+}
+
+#[test]
+fn unusable_plugin_paths_from_the_environment_refuse_start_up() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let dir = TempDir::new("stdio-refuse");
+    let missing = dir.path().join("missing").display().to_string();
+    let stderr = refusal(&[("OPSORCH_INCIDENT_PLUGIN", &missing)]);
+    assert!(stderr.contains("OPSORCH_INCIDENT_PLUGIN"), "{stderr}");
+    assert!(
+        stderr.contains("does not exist") && stderr.contains(&missing),
+        "{stderr}"
+    );
+
+    let plain = dir.path().join("plain");
+    std::fs::write(&plain, "#!/bin/sh\n").unwrap();
+    std::fs::set_permissions(&plain, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let stderr = refusal(&[("OPSORCH_TICKET_PLUGIN", &plain.display().to_string())]);
+    assert!(
+        stderr.contains("OPSORCH_TICKET_PLUGIN") && stderr.contains("not executable"),
+        "{stderr}"
+    );
+
+    let stderr = refusal(&[("OPSORCH_SECRET_PLUGIN", &dir.path().display().to_string())]);
+    assert!(
+        stderr.contains("OPSORCH_SECRET_PLUGIN") && stderr.contains("not a file"),
+        "{stderr}"
+    );
+
+    // A bad host-consumed key names the key, not the config's values.
+    let compat = plugin("stdio-compat");
+    let stderr = refusal(&[
+        ("OPSORCH_INCIDENT_PLUGIN", &compat),
+        (
+            "OPSORCH_INCIDENT_CONFIG",
+            r#"{"processes":0,"token":"hunter2"}"#,
+        ),
+    ]);
+    assert!(
+        stderr.contains("`processes`") && !stderr.contains("hunter2"),
+        "{stderr}"
+    );
+
+    let stderr = refusal(&[("OPSORCH_PLUGIN_TIMEOUT_MS", "soon")]);
+    assert!(stderr.contains("OPSORCH_PLUGIN_TIMEOUT_MS"), "{stderr}");
+}
+
+#[test]
+fn plugin_stderr_lines_reach_the_host_log_tagged() {
+    let compat = plugin("stdio-compat");
+    let mut host = Host::start(&[("OPSORCH_INCIDENT_PLUGIN", &compat)]);
+    expect(&host.get("/incidents/INC-1"), 200);
+    let line = log_line(&mut host, &["compat: handling incident.get"])
+        .expect("the plugin's stderr line is in the host log");
+    assert!(line.contains("plugin"), "{line}");
+    assert!(line.contains("capability=incident"), "{line}");
+    assert!(line.contains(&compat), "{line}");
+}
+
+#[test]
+fn sigterm_finishes_calls_in_flight_and_leaves_no_plugin_running() {
+    let compat = plugin("stdio-compat");
+    let faulty = plugin("stdio-faulty");
+    let mock = plugin("opsorch-mock-plugin");
+    let mut host = Host::start(&[
+        // Exits when stdin closes; started at start-up to read stored choices.
+        ("OPSORCH_SECRET_PLUGIN", &compat),
+        // Slow: a call is in flight when the signal arrives.
+        ("OPSORCH_INCIDENT_PLUGIN", &faulty),
+        ("OPSORCH_INCIDENT_CONFIG", r#"{"delayMs":1500}"#),
+        // Ignores stdin closing: must be killed.
+        ("OPSORCH_ALERT_PLUGIN", &faulty),
+        ("OPSORCH_ALERT_CONFIG", r#"{"ignoreEof":true}"#),
+        // An SDK plugin, pool of two.
+        ("OPSORCH_SERVICE_PLUGIN", &mock),
+        ("OPSORCH_SERVICE_CONFIG", r#"{"processes":2}"#),
+    ]);
+    expect(&host.get("/incidents/warm"), 200);
+    expect(&host.get("/alerts/a"), 200);
+    expect(&host.post("/services/query", "{}"), 200);
+    let plugins = children(host.pid());
+    assert_eq!(plugins.len(), 5, "{plugins:?}");
+
+    let addr = host.addr;
+    let in_flight = std::thread::spawn(move || get(addr, "/incidents/in-flight"));
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    let status = host.terminate(Duration::from_secs(20));
+    assert!(status.is_some(), "the host did not exit after SIGTERM");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "shutdown took {:?}",
+        started.elapsed()
+    );
+    // The call in flight was answered, not cut off.
+    let response = in_flight.join().unwrap();
+    assert_eq!(expect(&response, 200)["id"], "in-flight");
+    for pid in plugins {
+        assert!(
+            wait_until(Duration::from_secs(2), || is_gone(pid)),
+            "plugin process {pid} outlived the host"
+        );
+    }
+}
