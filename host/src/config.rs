@@ -8,6 +8,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use opsorch_plugin_api::methods::Capability;
 use serde_json::{Map, Value};
@@ -74,6 +75,55 @@ impl std::error::Error for ConfigError {}
 /// The default request body limit: 1 MiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1 << 20;
 
+/// How long a client may take to send a request's headers, and how long a
+/// kept-alive connection may wait for its next request: 10 s.
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The largest request head (request line and headers): 64 KiB.
+pub const DEFAULT_MAX_HEADER_BYTES: usize = 64 << 10;
+
+/// Connections served at once; more are refused: 1024.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+
+/// How long a response write may make no progress (a client that stopped
+/// reading) before the connection is closed: 30 s.
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The shortest default for a whole request (body read and provider call
+/// included). The default is this or the stdio plugin timeout plus
+/// [`REQUEST_TIMEOUT_MARGIN`], whichever is longer, so that a plugin's own
+/// `plugin_timeout` always answers first.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How much longer than the plugin timeout the default request timeout is.
+pub const REQUEST_TIMEOUT_MARGIN: Duration = Duration::from_secs(5);
+
+/// Connection-level limits of the HTTP server (see `server`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerLimits {
+    /// `OPSORCH_HEADER_TIMEOUT_MS`: time to receive a request's headers,
+    /// counted from when the server starts waiting for them, so it also
+    /// bounds how long an idle kept-alive connection stays open.
+    pub header_timeout: Duration,
+    /// `OPSORCH_MAX_HEADER_BYTES`: the largest request head; larger → 431.
+    pub max_header_bytes: usize,
+    /// `OPSORCH_MAX_CONNECTIONS`: connections served at once.
+    pub max_connections: usize,
+    /// `OPSORCH_WRITE_TIMEOUT_MS`: how long a write may stall.
+    pub write_timeout: Duration,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        ServerLimits {
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
+            max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            write_timeout: DEFAULT_WRITE_TIMEOUT,
+        }
+    }
+}
+
 /// The certificate and key files for HTTPS.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsFiles {
@@ -119,6 +169,12 @@ pub struct Settings {
     pub bearer_token: Option<String>,
     pub tls: Option<TlsFiles>,
     pub max_body_bytes: usize,
+    /// `OPSORCH_REQUEST_TIMEOUT_MS`, or its default.
+    pub request_timeout: Duration,
+    pub limits: ServerLimits,
+    /// `OPSORCH_SECRET_KEY` / `OPSORCH_SECRET_KEY_FILE`: encrypts the json
+    /// secret file.
+    pub secret_key: Option<crate::json_secrets::SecretKey>,
     /// `OPSORCH_PLUGIN_DIR`, colon-separated: where adapter libraries live.
     pub library_dirs: Vec<PathBuf>,
     /// One entry per capability, the secret store included.
@@ -133,6 +189,9 @@ impl fmt::Debug for Settings {
             .field("bearer_token", &self.bearer_token.as_ref().map(|_| "<set>"))
             .field("tls", &self.tls)
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("request_timeout", &self.request_timeout)
+            .field("limits", &self.limits)
+            .field("secret_key", &self.secret_key)
             .field("library_dirs", &self.library_dirs)
             .field("selections", &self.selections)
             .finish()
@@ -147,6 +206,9 @@ impl Default for Settings {
             bearer_token: None,
             tls: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            limits: ServerLimits::default(),
+            secret_key: None,
             library_dirs: Vec::new(),
             selections: BTreeMap::new(),
         }
@@ -178,18 +240,47 @@ impl Settings {
                 ))
             }
         };
-        let max_body_bytes = match env.var("OPSORCH_MAX_BODY_BYTES") {
-            None => DEFAULT_MAX_BODY_BYTES,
-            Some(raw) => match raw.trim().parse::<usize>() {
-                Ok(n) if n > 0 => n,
-                _ => {
-                    return Err(ConfigError::new(
-                        "OPSORCH_MAX_BODY_BYTES",
-                        "must be a positive number of bytes",
-                    ))
-                }
-            },
+        let max_body_bytes = positive(env, "OPSORCH_MAX_BODY_BYTES", "bytes", 1)?
+            .unwrap_or(DEFAULT_MAX_BODY_BYTES as u64) as usize;
+        let millis = |name: &str, default: Duration| {
+            positive(env, name, "milliseconds", 1)
+                .map(|ms| ms.map(Duration::from_millis).unwrap_or(default))
         };
+        let limits = ServerLimits {
+            header_timeout: millis("OPSORCH_HEADER_TIMEOUT_MS", DEFAULT_HEADER_TIMEOUT)?,
+            // hyper cannot parse a request head in less than this.
+            max_header_bytes: positive(env, "OPSORCH_MAX_HEADER_BYTES", "bytes", 1024)?
+                .map(|n| n as usize)
+                .unwrap_or(DEFAULT_MAX_HEADER_BYTES),
+            max_connections: positive(env, "OPSORCH_MAX_CONNECTIONS", "connections", 1)?
+                .map(|n| n as usize)
+                .unwrap_or(DEFAULT_MAX_CONNECTIONS),
+            write_timeout: millis("OPSORCH_WRITE_TIMEOUT_MS", DEFAULT_WRITE_TIMEOUT)?,
+        };
+        // The stdio transport refuses an invalid value itself; here it only
+        // sets the floor of the request timeout.
+        let plugin_timeout = env
+            .var(crate::stdio::TIMEOUT_VAR)
+            .and_then(|raw| raw.trim().parse::<u64>().ok())
+            .filter(|ms| *ms > 0)
+            .map(Duration::from_millis)
+            .unwrap_or(crate::stdio::DEFAULT_CALL_TIMEOUT);
+        let request_timeout = match positive(env, "OPSORCH_REQUEST_TIMEOUT_MS", "milliseconds", 1)?
+        {
+            None => DEFAULT_REQUEST_TIMEOUT.max(plugin_timeout + REQUEST_TIMEOUT_MARGIN),
+            Some(ms) if Duration::from_millis(ms) < plugin_timeout => {
+                return Err(ConfigError::new(
+                    "OPSORCH_REQUEST_TIMEOUT_MS",
+                    format!(
+                        "must not be shorter than the stdio plugin timeout ({} ms, {})",
+                        plugin_timeout.as_millis(),
+                        crate::stdio::TIMEOUT_VAR
+                    ),
+                ))
+            }
+            Some(ms) => Duration::from_millis(ms),
+        };
+        let secret_key = crate::json_secrets::SecretKey::from_env(env)?;
         let library_dirs = env
             .var("OPSORCH_PLUGIN_DIR")
             .map(|dirs| {
@@ -216,6 +307,9 @@ impl Settings {
             bearer_token: env.var("OPSORCH_BEARER_TOKEN"),
             tls,
             max_body_bytes,
+            request_timeout,
+            limits,
+            secret_key,
             library_dirs,
             selections,
         })
@@ -224,6 +318,24 @@ impl Settings {
     /// The selection for `cap` (empty when the environment has none).
     pub fn selection(&self, cap: Capability) -> Selection {
         self.selections.get(&cap).cloned().unwrap_or_default()
+    }
+}
+
+/// A whole number variable of at least `min`; `None` when unset.
+fn positive(env: &dyn Env, name: &str, unit: &str, min: u64) -> Result<Option<u64>, ConfigError> {
+    match env.var(name) {
+        None => Ok(None),
+        Some(raw) => match raw.trim().parse::<u64>() {
+            Ok(n) if n >= min => Ok(Some(n)),
+            _ if min > 1 => Err(ConfigError::new(
+                name,
+                format!("must be a whole number of {unit}, at least {min}"),
+            )),
+            _ => Err(ConfigError::new(
+                name,
+                format!("must be a positive number of {unit}"),
+            )),
+        },
     }
 }
 
@@ -350,6 +462,53 @@ mod tests {
     fn refuses_a_cors_origin_that_is_not_a_header_value() {
         let err = Settings::from_env(&[("OPSORCH_CORS_ORIGIN", "http://a\u{7f}")]).unwrap_err();
         assert_eq!(err.variable, "OPSORCH_CORS_ORIGIN");
+    }
+
+    #[test]
+    fn limits_and_timeouts() {
+        let s = Settings::from_env(&[("UNRELATED", "x")]).unwrap();
+        assert_eq!(s.limits, ServerLimits::default());
+        assert_eq!(s.limits.header_timeout, Duration::from_secs(10));
+        assert_eq!(s.limits.max_header_bytes, 65536);
+        // The default request timeout outlasts the default plugin timeout.
+        assert_eq!(s.request_timeout, Duration::from_secs(60));
+        assert!(s.request_timeout > crate::stdio::DEFAULT_CALL_TIMEOUT);
+        let s = Settings::from_env(&[
+            ("OPSORCH_HEADER_TIMEOUT_MS", "250"),
+            ("OPSORCH_MAX_HEADER_BYTES", "2048"),
+            ("OPSORCH_MAX_CONNECTIONS", "3"),
+            ("OPSORCH_WRITE_TIMEOUT_MS", "500"),
+            ("OPSORCH_PLUGIN_TIMEOUT_MS", "90000"),
+        ])
+        .unwrap();
+        assert_eq!(
+            s.limits,
+            ServerLimits {
+                header_timeout: Duration::from_millis(250),
+                max_header_bytes: 2048,
+                max_connections: 3,
+                write_timeout: Duration::from_millis(500),
+            }
+        );
+        assert_eq!(s.request_timeout, Duration::from_secs(95));
+        let s = Settings::from_env(&[
+            ("OPSORCH_REQUEST_TIMEOUT_MS", "2000"),
+            ("OPSORCH_PLUGIN_TIMEOUT_MS", "2000"),
+        ])
+        .unwrap();
+        assert_eq!(s.request_timeout, Duration::from_secs(2));
+        let err = Settings::from_env(&[("OPSORCH_REQUEST_TIMEOUT_MS", "2000")]).unwrap_err();
+        assert_eq!(err.variable, "OPSORCH_REQUEST_TIMEOUT_MS");
+        assert!(err.reason.contains("OPSORCH_PLUGIN_TIMEOUT_MS"), "{err}");
+        for (name, bad) in [
+            ("OPSORCH_HEADER_TIMEOUT_MS", "0"),
+            ("OPSORCH_MAX_HEADER_BYTES", "100"),
+            ("OPSORCH_MAX_CONNECTIONS", "-3"),
+            ("OPSORCH_WRITE_TIMEOUT_MS", "soon"),
+        ] {
+            let err = Settings::from_env(&[(name, bad)]).unwrap_err();
+            assert_eq!(err.variable, name);
+        }
     }
 
     #[test]

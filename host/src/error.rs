@@ -39,6 +39,9 @@ pub enum ApiError {
     /// A provider call failed; the code decides the status.
     #[error("{}", .0.message)]
     Provider(ProviderError),
+    /// The request took longer than the configured request timeout.
+    #[error("the request did not complete within {0} ms")]
+    RequestTimeout(u128),
     /// A bug or an unexpected failure inside the host.
     #[error("{0}")]
     Internal(String),
@@ -77,6 +80,7 @@ impl ApiError {
                 "plugin_timeout" => StatusCode::GATEWAY_TIMEOUT,
                 _ => StatusCode::BAD_GATEWAY,
             },
+            ApiError::RequestTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -93,6 +97,7 @@ impl ApiError {
             ApiError::SecretStore(_) => "secret_store_error".into(),
             ApiError::Provider(err) if err.code.is_empty() => "provider_error".into(),
             ApiError::Provider(err) => err.code.clone(),
+            ApiError::RequestTimeout(_) => "request_timeout".into(),
             ApiError::Internal(_) => "internal_error".into(),
         }
     }

@@ -1,12 +1,34 @@
 //! The built-in `json` secret provider: a JSON file of key → string.
 //!
-//! Config `{"path": "<file>"}`. The file is read once at creation (missing or
-//! unparsable → error, so the host refuses to start) and rewritten on every
-//! `secret.put`: the new content goes to a temporary file in the same
-//! directory (mode 0600), is fsynced, renamed over the old file, and the
-//! directory is fsynced, so a crash leaves either the old or the new file,
-//! never a truncated one. Puts are serialised inside the store so that
-//! concurrent writers cannot lose each other's updates.
+//! Config `{"path": "<file>"}`. The file is read once at creation (missing,
+//! unparsable or undecryptable → error, so the host refuses to start) and
+//! rewritten on every `secret.put`: the new content goes to a temporary file
+//! in the same directory (mode 0600), is fsynced, renamed over the old file,
+//! and the directory is fsynced, so a crash leaves either the old or the new
+//! file, never a truncated one. Temporary files left by a process that was
+//! killed mid-write are removed when the store opens. Puts are serialised
+//! inside the store so that concurrent writers cannot lose each other's
+//! updates.
+//!
+//! # Encryption at rest
+//! With a [`SecretKey`] (`OPSORCH_SECRET_KEY`, or `OPSORCH_SECRET_KEY_FILE`
+//! naming a file that holds it) every write is encrypted with AES-256-GCM
+//! under a fresh random 96-bit nonce, and the file holds a versioned
+//! envelope instead of the entries:
+//!
+//! ```json
+//! {"opsorch-encrypted":1,"nonce":"<base64, 12 bytes>","ciphertext":"<base64>"}
+//! ```
+//!
+//! The ciphertext (with its 16-byte tag) is the plain file's JSON, and the
+//! additional authenticated data is `opsorch-encrypted:1`, so a file edited
+//! by hand or decrypted with the wrong key is refused, never half-read. The
+//! key is 32 bytes given as 64 hex characters or as base64 (standard
+//! alphabet, padding optional); it is used as is, not derived from a
+//! passphrase. A plain file still loads with a key set and is written
+//! encrypted from the next `secret.put` on; an encrypted file without a key,
+//! or with the wrong one, refuses start-up naming the key variable. The key
+//! is never logged or shown (its `Debug` is redacted).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -15,18 +37,187 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
+use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use base64::Engine;
 use opsorch_plugin_api::methods::{Capability, Method};
 use opsorch_plugin_api::protocol::{SecretGetPayload, SecretPutPayload};
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
+use crate::config::{ConfigError, Env};
 use crate::provider::{Provider, ProviderError, ProviderFactory, ProviderFuture};
 
 /// The registered name of this provider.
 pub const NAME: &str = "json";
 
-/// Builds [`JsonSecretStore`]s from `{"path": …}`.
-pub struct JsonSecretFactory;
+/// The variable holding the encryption key.
+pub const KEY_VAR: &str = "OPSORCH_SECRET_KEY";
+/// The variable naming a file that holds the encryption key.
+pub const KEY_FILE_VAR: &str = "OPSORCH_SECRET_KEY_FILE";
+
+/// The top-level key that marks an encrypted file, and its version.
+pub const ENVELOPE_MARK: &str = "opsorch-encrypted";
+const ENVELOPE_VERSION: u64 = 1;
+const ENVELOPE_AAD: &[u8] = b"opsorch-encrypted:1";
+
+/// Start of the reason when a key does not decrypt the file.
+pub const WRONG_KEY: &str = "cannot decrypt the secret file";
+/// Start of the reason when the file is encrypted and no key is set.
+pub const NO_KEY: &str = "the secret file is encrypted";
+
+/// The AES-256-GCM key of the secret file. Its `Debug` never shows it.
+#[derive(Clone)]
+pub struct SecretKey {
+    cipher: Arc<Aes256Gcm>,
+    /// Which variable it came from, for messages.
+    variable: &'static str,
+}
+
+impl std::fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SecretKey(from {}, redacted)", self.variable)
+    }
+}
+
+impl SecretKey {
+    /// Reads `OPSORCH_SECRET_KEY` or `OPSORCH_SECRET_KEY_FILE` (not both).
+    /// Errors name the variable and never quote the key.
+    pub fn from_env(env: &dyn Env) -> Result<Option<SecretKey>, ConfigError> {
+        match (env.var(KEY_VAR), env.var(KEY_FILE_VAR)) {
+            (None, None) => Ok(None),
+            (Some(_), Some(_)) => Err(ConfigError::new(
+                KEY_FILE_VAR,
+                format!("set {KEY_VAR} or {KEY_FILE_VAR}, not both"),
+            )),
+            (Some(text), None) => SecretKey::parse(&text, KEY_VAR)
+                .map(Some)
+                .map_err(|why| ConfigError::new(KEY_VAR, why)),
+            (None, Some(path)) => {
+                let text = fs::read_to_string(&path).map_err(|e| {
+                    ConfigError::new(KEY_FILE_VAR, format!("cannot read the key file: {e}"))
+                })?;
+                SecretKey::parse(&text, KEY_FILE_VAR)
+                    .map(Some)
+                    .map_err(|why| ConfigError::new(KEY_FILE_VAR, why))
+            }
+        }
+    }
+
+    /// A key from its text: 64 hex characters, or base64 of 32 bytes.
+    pub fn parse(text: &str, variable: &'static str) -> Result<SecretKey, String> {
+        let text = text.trim();
+        let mut bytes = if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+            (0..32)
+                .map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16).unwrap_or(0))
+                .collect::<Vec<u8>>()
+        } else {
+            base64::engine::general_purpose::STANDARD_NO_PAD
+                .decode(text.trim_end_matches('='))
+                .unwrap_or_default()
+        };
+        if bytes.len() != 32 {
+            bytes.fill(0);
+            return Err("must be 64 hex characters or the base64 of 32 bytes".into());
+        }
+        let cipher = Aes256Gcm::new_from_slice(&bytes)
+            .map_err(|_| "must be 64 hex characters or the base64 of 32 bytes".to_owned());
+        bytes.fill(0);
+        Ok(SecretKey {
+            cipher: Arc::new(cipher?),
+            variable,
+        })
+    }
+
+    /// The variable the key came from.
+    pub fn variable(&self) -> &'static str {
+        self.variable
+    }
+
+    /// Encrypts `plain` into the envelope's JSON bytes, under a new nonce.
+    pub fn seal(&self, plain: &[u8]) -> Result<Vec<u8>, String> {
+        let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
+        let ciphertext = self
+            .cipher
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: plain,
+                    aad: ENVELOPE_AAD,
+                },
+            )
+            .map_err(|_| "encryption failed".to_owned())?;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let envelope = Envelope {
+            version: ENVELOPE_VERSION,
+            nonce: b64.encode(nonce),
+            ciphertext: b64.encode(ciphertext),
+        };
+        serde_json::to_vec(&envelope).map_err(|e| format!("cannot encode the envelope: {e}"))
+    }
+
+    /// Decrypts an envelope (already parsed as JSON). Reasons never quote it.
+    pub fn open_envelope(&self, envelope: Value) -> Result<Vec<u8>, String> {
+        let envelope = Envelope::from_value(envelope)?;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let nonce = b64
+            .decode(&envelope.nonce)
+            .ok()
+            .filter(|n| n.len() == 12)
+            .ok_or_else(|| {
+                format!("{WRONG_KEY}: the envelope's nonce is not 12 bytes of base64")
+            })?;
+        let ciphertext = b64
+            .decode(&envelope.ciphertext)
+            .map_err(|_| format!("{WRONG_KEY}: the envelope's ciphertext is not base64"))?;
+        self.cipher
+            .decrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: &ciphertext,
+                    aad: ENVELOPE_AAD,
+                },
+            )
+            .map_err(|_| format!("{WRONG_KEY}: wrong key, or the file was altered"))
+    }
+}
+
+/// The encrypted file's content.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Envelope {
+    #[serde(rename = "opsorch-encrypted")]
+    version: u64,
+    nonce: String,
+    ciphertext: String,
+}
+
+impl Envelope {
+    fn from_value(value: Value) -> Result<Envelope, String> {
+        let version = value.get(ENVELOPE_MARK).and_then(Value::as_u64);
+        if version != Some(ENVELOPE_VERSION) {
+            return Err(format!(
+                "the secret file is encrypted with an unsupported envelope version (this host reads {ENVELOPE_VERSION})"
+            ));
+        }
+        serde_json::from_value(value).map_err(|_| {
+            format!("{WRONG_KEY}: the envelope needs exactly `{ENVELOPE_MARK}`, `nonce` and `ciphertext`")
+        })
+    }
+}
+
+/// Whether a parsed file is an encrypted envelope rather than entries.
+pub fn is_envelope(value: &Value) -> bool {
+    value.get(ENVELOPE_MARK).is_some()
+}
+
+/// Builds [`JsonSecretStore`]s from `{"path": …}`, encrypting with the key
+/// when there is one.
+#[derive(Default)]
+pub struct JsonSecretFactory {
+    pub key: Option<SecretKey>,
+}
 
 impl ProviderFactory for JsonSecretFactory {
     fn create(
@@ -41,7 +232,10 @@ impl ProviderFactory for JsonSecretFactory {
             Some(Value::String(p)) if !p.is_empty() => PathBuf::from(p),
             _ => return Err("config needs a \"path\" string".into()),
         };
-        Ok(Arc::new(JsonSecretStore::open(path)?))
+        Ok(Arc::new(JsonSecretStore::open_with(
+            path,
+            self.key.clone(),
+        )?))
     }
 }
 
@@ -52,6 +246,7 @@ pub struct JsonSecretStore {
 
 struct StoreInner {
     path: PathBuf,
+    key: Option<SecretKey>,
     /// The file's content, as last written. Locked only to read or swap it,
     /// never across file I/O, so gets do not wait for a disk write.
     entries: RwLock<Map<String, Value>>,
@@ -61,23 +256,21 @@ struct StoreInner {
 }
 
 impl JsonSecretStore {
-    /// Reads the file. Reasons never quote its content.
+    /// Reads a plain file. Reasons never quote its content.
     pub fn open(path: PathBuf) -> Result<Self, String> {
+        JsonSecretStore::open_with(path, None)
+    }
+
+    /// Reads the file, decrypting it with `key` when it is encrypted; with a
+    /// key, every write is encrypted. Reasons never quote the content.
+    pub fn open_with(path: PathBuf, key: Option<SecretKey>) -> Result<Self, String> {
+        remove_stale_temporaries(&path);
         let text = fs::read(&path).map_err(|e| format!("cannot read the secret file: {e}"))?;
-        let entries = match serde_json::from_slice::<Value>(&text) {
-            Ok(Value::Object(map)) => map,
-            Ok(_) => return Err("the secret file is not a JSON object".into()),
-            Err(e) => {
-                return Err(format!(
-                    "the secret file is not valid JSON (line {} column {})",
-                    e.line(),
-                    e.column()
-                ))
-            }
-        };
+        let entries = decode_file(&text, key.as_ref())?;
         Ok(JsonSecretStore {
             inner: Arc::new(StoreInner {
                 path,
+                key,
                 entries: RwLock::new(entries),
                 writer: Mutex::new(()),
             }),
@@ -110,8 +303,13 @@ impl JsonSecretStore {
         let _writing = inner.writer.lock().unwrap_or_else(|p| p.into_inner());
         let mut next = read(&inner.entries).clone();
         next.insert(req.key, Value::String(req.value));
-        let bytes = serde_json::to_vec_pretty(&next)
+        let mut bytes = serde_json::to_vec_pretty(&next)
             .map_err(|e| ProviderError::new("", format!("cannot encode secrets: {e}")))?;
+        if let Some(key) = &inner.key {
+            let sealed = key.seal(&bytes);
+            bytes.fill(0);
+            bytes = sealed.map_err(|e| ProviderError::new("", e))?;
+        }
         write_atomically(&inner.path, &bytes)
             .map_err(|e| ProviderError::new("", format!("cannot write the secret file: {e}")))?;
         *inner.entries.write().unwrap_or_else(|p| p.into_inner()) = next;
@@ -150,21 +348,99 @@ fn json_string(s: &str) -> Result<Box<RawValue>, ProviderError> {
     serde_json::value::to_raw_value(s).map_err(|e| ProviderError::new("", e.to_string()))
 }
 
+/// The entries of a secret file's bytes, decrypted with `key` when the file
+/// is an envelope. Reasons never quote the content.
+pub fn decode_file(bytes: &[u8], key: Option<&SecretKey>) -> Result<Map<String, Value>, String> {
+    let value = parse_json(bytes, "the secret file")?;
+    let value = if is_envelope(&value) {
+        let Some(key) = key else {
+            return Err(format!(
+                "{NO_KEY}: set {KEY_VAR} or {KEY_FILE_VAR} to the key that wrote it"
+            ));
+        };
+        let mut plain = key.open_envelope(value)?;
+        let inner = parse_json(&plain, "the decrypted secret file");
+        plain.fill(0);
+        inner?
+    } else {
+        if key.is_some() {
+            tracing::info!(
+                "the secret file is not encrypted yet; it will be from the next write on"
+            );
+        }
+        value
+    };
+    match value {
+        Value::Object(map) => Ok(map),
+        _ => Err("the secret file is not a JSON object".into()),
+    }
+}
+
+fn parse_json(bytes: &[u8], what: &str) -> Result<Value, String> {
+    serde_json::from_slice::<Value>(bytes).map_err(|e| {
+        format!(
+            "{what} is not valid JSON (line {} column {})",
+            e.line(),
+            e.column()
+        )
+    })
+}
+
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
-/// Replaces `path` with `bytes` so that a crash at any point leaves either the
-/// old or the new content.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+/// The name prefix of `path`'s temporary files: `.<name>.`; they end in
+/// `.<pid>.<n>.tmp`.
+fn temp_prefix(path: &Path) -> String {
     let file_name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "secrets".into());
+    format!(".{file_name}.")
+}
+
+fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Removes temporary files that a process killed mid-write left next to
+/// `path` (they may hold secrets). Only files whose writer process is gone
+/// are touched, so another live process writing the same file is safe.
+fn remove_stale_temporaries(path: &Path) {
+    let prefix = temp_prefix(path);
+    let Ok(entries) = fs::read_dir(parent_dir(path)) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name
+            .strip_prefix(&prefix)
+            .and_then(|r| r.strip_suffix(".tmp"))
+        else {
+            continue;
+        };
+        let mut parts = rest.split('.');
+        let (Some(pid), Some(n), None) = (parts.next(), parts.next(), parts.next()) else {
+            continue;
+        };
+        let (Ok(pid), Ok(_)) = (pid.parse::<u32>(), n.parse::<u64>()) else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Replaces `path` with `bytes` so that a crash at any point leaves either the
+/// old or the new content.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = parent_dir(path);
     let temp = dir.join(format!(
-        ".{file_name}.{}.{}.tmp",
+        "{}{}.{}.tmp",
+        temp_prefix(path),
         std::process::id(),
         TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
@@ -196,7 +472,7 @@ mod tests {
         fs::write(&path, content).unwrap();
         let mut config = Map::new();
         config.insert("path".into(), Value::String(path.display().to_string()));
-        let provider = JsonSecretFactory
+        let provider = JsonSecretFactory::default()
             .create(Capability::Secret, &config)
             .unwrap();
         (path, provider)
@@ -248,7 +524,7 @@ mod tests {
             config.insert("path".into(), Value::String(path.display().to_string()));
             (
                 (),
-                JsonSecretFactory
+                JsonSecretFactory::default()
                     .create(Capability::Secret, &config)
                     .unwrap(),
             )
@@ -291,7 +567,7 @@ mod tests {
         let mut config = Map::new();
         let missing = dir.path().join("nope.json");
         config.insert("path".into(), Value::String(missing.display().to_string()));
-        let err = JsonSecretFactory
+        let err = JsonSecretFactory::default()
             .create(Capability::Secret, &config)
             .err()
             .unwrap();
@@ -300,7 +576,7 @@ mod tests {
         let bad = dir.path().join("bad.json");
         fs::write(&bad, "{\"token\": hunter2").unwrap();
         config.insert("path".into(), Value::String(bad.display().to_string()));
-        let err = JsonSecretFactory
+        let err = JsonSecretFactory::default()
             .create(Capability::Secret, &config)
             .err()
             .unwrap();
@@ -310,16 +586,180 @@ mod tests {
         );
 
         fs::write(&bad, "[\"hunter2\"]").unwrap();
-        let err = JsonSecretFactory
+        let err = JsonSecretFactory::default()
             .create(Capability::Secret, &config)
             .err()
             .unwrap();
         assert_eq!(err, "the secret file is not a JSON object");
 
-        let err = JsonSecretFactory
+        let err = JsonSecretFactory::default()
             .create(Capability::Secret, &Map::new())
             .err()
             .unwrap();
         assert!(err.contains("path"));
+    }
+
+    const HEX_KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+
+    fn key(text: &str) -> SecretKey {
+        SecretKey::parse(text, KEY_VAR).unwrap()
+    }
+
+    async fn put(p: &Arc<dyn Provider>, k: &str, v: &str) {
+        p.call(
+            Method::SecretPut,
+            format!(r#"{{"key":"{k}","value":"{v}"}}"#),
+        )
+        .await
+        .unwrap();
+    }
+
+    async fn get(p: &Arc<dyn Provider>, k: &str) -> String {
+        let raw = p
+            .call(Method::SecretGet, format!(r#"{{"key":"{k}"}}"#))
+            .await
+            .unwrap();
+        serde_json::from_str(raw.get()).unwrap()
+    }
+
+    fn open(path: &Path, key: Option<SecretKey>) -> Result<Arc<dyn Provider>, String> {
+        let mut config = Map::new();
+        config.insert("path".into(), Value::String(path.display().to_string()));
+        JsonSecretFactory { key }.create(Capability::Secret, &config)
+    }
+
+    #[test]
+    fn keys_are_hex_or_base64_of_32_bytes_and_never_shown() {
+        use base64::Engine;
+        let bytes: Vec<u8> = (0u8..32).collect();
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&bytes);
+        for text in [
+            HEX_KEY.to_owned(),
+            HEX_KEY.to_uppercase(),
+            b64.clone(),
+            b64.trim_end_matches('=').to_owned(),
+            format!("  {HEX_KEY}\n"),
+        ] {
+            let k = SecretKey::parse(&text, KEY_VAR).unwrap();
+            // The same key whatever the spelling: one decrypts the other.
+            let sealed = k.seal(b"{}").unwrap();
+            let envelope: Value = serde_json::from_slice(&sealed).unwrap();
+            assert_eq!(key(HEX_KEY).open_envelope(envelope).unwrap(), b"{}");
+            assert_eq!(
+                format!("{k:?}"),
+                "SecretKey(from OPSORCH_SECRET_KEY, redacted)"
+            );
+        }
+        for bad in [
+            "",
+            "abc",
+            &HEX_KEY[..62],
+            &format!("{HEX_KEY}00"),
+            "not base64 at all!!",
+        ] {
+            let err = SecretKey::parse(bad, KEY_VAR).unwrap_err();
+            assert_eq!(err, "must be 64 hex characters or the base64 of 32 bytes");
+        }
+        let err = SecretKey::from_env(&[(KEY_VAR, "hunter2hunter2")]).unwrap_err();
+        assert_eq!(err.variable, KEY_VAR);
+        assert!(!err.to_string().contains("hunter2"));
+        let err = SecretKey::from_env(&[(KEY_VAR, HEX_KEY), (KEY_FILE_VAR, "/k")]).unwrap_err();
+        assert_eq!(err.variable, KEY_FILE_VAR);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("key");
+        fs::write(&file, format!("{b64}\n")).unwrap();
+        let k = SecretKey::from_env(&[(KEY_FILE_VAR, file.to_str().unwrap())])
+            .unwrap()
+            .unwrap();
+        assert_eq!(k.variable(), KEY_FILE_VAR);
+        let err = SecretKey::from_env(&[(KEY_FILE_VAR, "/nonexistent/key")]).unwrap_err();
+        assert_eq!(err.variable, KEY_FILE_VAR);
+        assert!(SecretKey::from_env(&[("UNRELATED", "x")])
+            .unwrap()
+            .is_none());
+    }
+
+    #[tokio::test]
+    async fn encrypted_round_trip_fresh_nonces_and_refusals() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secrets.json");
+        fs::write(&path, r#"{"plain":"CANARY-plain-value"}"#).unwrap();
+        // A plain file loads with a key, and is encrypted from the next write.
+        let p = open(&path, Some(key(HEX_KEY))).unwrap();
+        assert_eq!(get(&p, "plain").await, "CANARY-plain-value");
+        put(&p, "token", "CANARY-token-value").await;
+        let first = fs::read(&path).unwrap();
+        let text = String::from_utf8(first.clone()).unwrap();
+        assert!(!text.contains("CANARY"), "{text}");
+        let envelope: Value = serde_json::from_slice(&first).unwrap();
+        assert_eq!(envelope[ENVELOPE_MARK], 1);
+        assert_eq!(
+            envelope.as_object().unwrap().keys().collect::<Vec<_>>(),
+            ["ciphertext", "nonce", ENVELOPE_MARK]
+        );
+        let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        // Same content, new nonce and ciphertext on every write.
+        put(&p, "token", "CANARY-token-value").await;
+        let second: Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+        assert_ne!(envelope["nonce"], second["nonce"]);
+        assert_ne!(envelope["ciphertext"], second["ciphertext"]);
+
+        // The right key reads it back.
+        let again = open(&path, Some(key(HEX_KEY))).unwrap();
+        assert_eq!(get(&again, "token").await, "CANARY-token-value");
+        assert_eq!(get(&again, "plain").await, "CANARY-plain-value");
+
+        // No key, a wrong key, an altered file: refused, nothing quoted.
+        let err = open(&path, None).err().unwrap();
+        assert!(err.starts_with(NO_KEY), "{err}");
+        let other = "ff".repeat(32);
+        let err = open(&path, Some(key(&other))).err().unwrap();
+        assert_eq!(
+            err,
+            format!("{WRONG_KEY}: wrong key, or the file was altered")
+        );
+        let mut altered = second.clone();
+        let mut ct = altered["ciphertext"].as_str().unwrap().to_owned();
+        ct.replace_range(
+            0..4,
+            if ct.starts_with("AAAA") {
+                "BBBB"
+            } else {
+                "AAAA"
+            },
+        );
+        altered["ciphertext"] = Value::String(ct);
+        fs::write(&path, altered.to_string()).unwrap();
+        let err = open(&path, Some(key(HEX_KEY))).err().unwrap();
+        assert!(err.starts_with(WRONG_KEY), "{err}");
+        let mut future = second.clone();
+        future[ENVELOPE_MARK] = Value::from(2);
+        fs::write(&path, future.to_string()).unwrap();
+        let err = open(&path, Some(key(HEX_KEY))).err().unwrap();
+        assert!(err.contains("unsupported envelope version"), "{err}");
+        fs::write(&path, r#"{"opsorch-encrypted":1,"nonce":"AAAA"}"#).unwrap();
+        let err = open(&path, Some(key(HEX_KEY))).err().unwrap();
+        assert!(err.starts_with(WRONG_KEY), "{err}");
+    }
+
+    #[test]
+    fn stale_temporaries_of_dead_writers_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secrets.json");
+        fs::write(&path, "{}").unwrap();
+        // No live process has pid u32::MAX.
+        let stale = dir.path().join(".secrets.json.4294967295.3.tmp");
+        let ours = dir
+            .path()
+            .join(format!(".secrets.json.{}.9.tmp", std::process::id()));
+        let unrelated = dir.path().join(".other.json.4294967295.3.tmp");
+        for f in [&stale, &ours, &unrelated] {
+            fs::write(f, "{\"token\":\"x\"}").unwrap();
+        }
+        JsonSecretStore::open(path).unwrap();
+        assert!(!stale.exists());
+        assert!(ours.exists());
+        assert!(unrelated.exists());
     }
 }

@@ -51,8 +51,11 @@ pub fn app(state: AppState) -> Router {
 /// that may refuse start-up, with no socket opened yet.
 pub async fn prepare(env: &dyn Env) -> anyhow::Result<(Settings, AppState)> {
     let settings = Settings::from_env(env)?;
-    stdio::configure(stdio::TransportSettings::from_env(env, &settings.library_dirs)?);
-    let mut registry = startup::builtin_registry();
+    stdio::configure(stdio::TransportSettings::from_env(
+        env,
+        &settings.library_dirs,
+    )?);
+    let mut registry = startup::builtin_registry_with(settings.secret_key.clone());
     library::register_libraries(&settings.library_dirs, &mut registry)?;
     let state = startup::build_state(&settings, registry).await?;
     Ok((settings, state))

@@ -1,7 +1,8 @@
 //! The request gate every request passes through, matched route or not.
 //!
 //! In order: pick the request ID, drop a trailing slash, answer `OPTIONS`,
-//! check the bearer token, run the router; then stamp CORS headers and
+//! check the bearer token, run the router under the request timeout (504
+//! `request_timeout` when it runs out); then stamp CORS headers and
 //! `X-Request-ID` on the response (errors and 404s included), log failures,
 //! and emit the audit record of a successful call.
 
@@ -83,7 +84,13 @@ pub async fn gate(State(state): State<AppState>, mut req: Request, next: Next) -
         ApiError::Unauthorized.into_response()
     } else {
         req.extensions_mut().insert(context.clone());
-        next.run(req).await
+        let limit = state.http().request_timeout;
+        match tokio::time::timeout(limit, next.run(req)).await {
+            Ok(response) => response,
+            // The handler's future is dropped: a provider call running on a
+            // blocking thread finishes there, and its result is discarded.
+            Err(_) => ApiError::RequestTimeout(limit.as_millis()).into_response(),
+        }
     };
 
     let origin = HeaderValue::from_str(&state.http().cors_origin)

@@ -1,27 +1,36 @@
-//! Listening: plain TCP or HTTPS (rustls), and graceful shutdown.
+//! Listening: plain TCP or HTTPS (rustls), connection limits, and graceful
+//! shutdown.
 //!
-//! HTTPS uses tokio-rustls behind axum's own `serve` through a small
-//! [`Listener`] that completes handshakes in their own tasks, so one slow
-//! client cannot hold up the others and both modes share one serving and
-//! shutdown path. On SIGTERM or SIGINT the server stops accepting, lets
-//! requests in flight finish, and gives up after [`SHUTDOWN_GRACE`].
+//! Connections are accepted here and served one task each by hyper's
+//! HTTP/1.1 server, which gives the limits `axum::serve` does not expose:
+//! a header read timeout (also the idle keep-alive timeout), a maximum
+//! request head size, a cap on concurrent connections, and a stall timeout
+//! on writes (see [`serve_until_shutdown`] and [`ServerLimits`]). TLS
+//! handshakes run in the connection's own task, so one slow client cannot
+//! hold up the others. On SIGTERM or SIGINT the server stops accepting,
+//! lets requests in flight finish, and gives up after [`SHUTDOWN_GRACE`].
 
+use std::future::Future;
 use std::io::Write;
 use std::net::SocketAddr;
+use std::pin::{pin, Pin};
 use std::sync::Arc;
-use std::time::Duration;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
-use axum::serve::Listener;
 use axum::Router;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::rustls::ServerConfig;
-use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
-use crate::config::{ConfigError, Settings, TlsFiles};
+use crate::config::{ConfigError, ServerLimits, Settings, TlsFiles};
 
 /// How long requests in flight may run after a shutdown signal.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
@@ -84,59 +93,6 @@ pub fn tls_config(files: &TlsFiles) -> Result<Arc<ServerConfig>, ConfigError> {
     Ok(Arc::new(config))
 }
 
-/// Accepts TCP connections and hands out those that completed a TLS
-/// handshake.
-pub struct TlsListener {
-    ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
-    local: SocketAddr,
-}
-
-impl TlsListener {
-    pub fn new(mut tcp: TcpListener, config: Arc<ServerConfig>) -> std::io::Result<Self> {
-        let local = tcp.local_addr()?;
-        let (tx, ready) = mpsc::channel(64);
-        let acceptor = TlsAcceptor::from(config);
-        tokio::spawn(async move {
-            loop {
-                let (stream, peer) = tokio::select! {
-                    accepted = Listener::accept(&mut tcp) => accepted,
-                    // The server dropped the listener: stop accepting.
-                    _ = tx.closed() => return,
-                };
-                let acceptor = acceptor.clone();
-                let tx = tx.clone();
-                tokio::spawn(async move {
-                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                        Ok(Ok(tls)) => {
-                            let _ = tx.send((tls, peer)).await;
-                        }
-                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
-                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
-                    }
-                });
-            }
-        });
-        Ok(TlsListener { ready, local })
-    }
-}
-
-impl Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        match self.ready.recv().await {
-            Some(conn) => conn,
-            // The accept loop only ends once we are dropped; never resolve.
-            None => std::future::pending().await,
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        Ok(self.local)
-    }
-}
-
 /// Resolves on SIGTERM or SIGINT.
 pub async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
@@ -160,6 +116,12 @@ pub async fn shutdown_signal() {
     }
 }
 
+/// Whether serving on `addr` without a bearer token exposes the API beyond
+/// this machine.
+pub fn exposed_without_token(addr: SocketAddr, bearer_token: Option<&str>) -> bool {
+    bearer_token.is_none() && !addr.ip().is_loopback()
+}
+
 /// Binds, announces the address and serves `app` until a shutdown signal.
 ///
 /// The bound address is logged and also printed on stdout as
@@ -169,48 +131,352 @@ pub async fn run(settings: &Settings, app: Router) -> anyhow::Result<()> {
     let listener = bind(&settings.addr).await?;
     let addr = listener.local_addr()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
-    tracing::info!("listening on {addr} ({scheme})");
+    if exposed_without_token(addr, settings.bearer_token.as_deref()) {
+        tracing::warn!(
+            "UNAUTHENTICATED API on {addr}: OPSORCH_BEARER_TOKEN is not set and the address is \
+             not loopback, so anyone who can reach it can read operational data and change \
+             provider configuration (including credentials) through POST /providers; set \
+             OPSORCH_BEARER_TOKEN or listen on 127.0.0.1"
+        );
+    }
+    let limits = &settings.limits;
+    tracing::info!(
+        header_timeout_ms = limits.header_timeout.as_millis() as u64,
+        max_header_bytes = limits.max_header_bytes,
+        max_connections = limits.max_connections,
+        write_timeout_ms = limits.write_timeout.as_millis() as u64,
+        request_timeout_ms = settings.request_timeout.as_millis() as u64,
+        max_body_bytes = settings.max_body_bytes,
+        "listening on {addr} ({scheme})"
+    );
     {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "OPSORCH_LISTENING {addr}");
         let _ = out.flush();
     }
-    match tls {
-        None => serve_until_shutdown(listener, app, shutdown_signal()).await,
-        Some(config) => {
-            serve_until_shutdown(TlsListener::new(listener, config)?, app, shutdown_signal()).await
+    serve_until_shutdown(listener, tls, limits.clone(), app, shutdown_signal()).await
+}
+
+/// How many refused connections may be answered (503) at once; beyond
+/// that they are closed without an answer.
+const REFUSALS_IN_FLIGHT: usize = 64;
+
+/// How long answering a refused connection may take.
+const REFUSAL_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The answer to a connection over the cap (plain HTTP only).
+const REFUSAL: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
+content-type: application/json\r\n\
+retry-after: 1\r\n\
+connection: close\r\n\
+content-length: 95\r\n\
+\r\n\
+{\"code\":\"too_many_connections\",\"message\":\"the server is at its connection limit; retry shortly\"}";
+
+/// Serves connections from `listener` (over TLS with `tls`) until `signal`
+/// resolves, then drains for at most [`SHUTDOWN_GRACE`].
+///
+/// Each connection is HTTP/1.1 served by hyper with the [`ServerLimits`]:
+/// headers must arrive within `header_timeout` (which also closes idle
+/// kept-alive connections), a request head over `max_header_bytes` gets
+/// 431, a write that stalls for `write_timeout` closes the connection, and
+/// at most `max_connections` are served at once (TLS handshakes included).
+/// A connection over the cap is answered 503 `too_many_connections` and
+/// closed (over TLS it is closed at once).
+pub async fn serve_until_shutdown(
+    listener: TcpListener,
+    tls: Option<Arc<ServerConfig>>,
+    limits: ServerLimits,
+    app: Router,
+    signal: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let acceptor = tls.map(TlsAcceptor::from);
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let refusals = Arc::new(Semaphore::new(REFUSALS_IN_FLIGHT));
+    let refused_log = Arc::new(RefusalLog::default());
+    let limits = Arc::new(limits);
+    // Connections watch `stopping`; each holds a clone of `alive`, so
+    // `alive_tx.closed()` resolves once all of them have ended.
+    let (stopping_tx, stopping) = watch::channel(false);
+    let (alive_tx, alive) = watch::channel(());
+    let mut signal = pin!(signal);
+
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) if is_connection_error(&e) => continue,
+                Err(e) => {
+                    // Most likely out of file descriptors: wait rather than spin.
+                    tracing::error!(error = %e, "cannot accept connections; retrying in 1 s");
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                        _ = &mut signal => break,
+                    }
+                }
+            },
+            _ = &mut signal => break,
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            refused_log.note(limits.max_connections);
+            refuse(stream, acceptor.is_none(), &refusals);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let connection = Connection {
+            app: app.clone(),
+            limits: Arc::clone(&limits),
+            stopping: stopping.clone(),
+            _alive: alive.clone(),
+            _slot: slot,
+        };
+        let acceptor = acceptor.clone();
+        tokio::spawn(async move {
+            match acceptor {
+                None => connection.serve(stream, peer).await,
+                Some(acceptor) => connection.serve_tls(acceptor, stream, peer).await,
+            }
+        });
+    }
+
+    tracing::info!("shutting down: no new connections, finishing requests in flight");
+    drop(listener);
+    let _ = stopping_tx.send(true);
+    drop(alive);
+    if tokio::time::timeout(SHUTDOWN_GRACE, alive_tx.closed())
+        .await
+        .is_err()
+    {
+        tracing::warn!("requests still in flight after {SHUTDOWN_GRACE:?}; stopping anyway");
+    } else {
+        tracing::info!("stopped");
+    }
+    Ok(())
+}
+
+/// Accept errors that concern one connection only (as hyper and axum
+/// treat them): skip it and go on.
+fn is_connection_error(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::ConnectionRefused
+            | std::io::ErrorKind::ConnectionAborted
+            | std::io::ErrorKind::ConnectionReset
+    )
+}
+
+/// Answers a connection over the cap with a 503 (plain HTTP) and closes
+/// it, in a bounded task; when too many are being answered, or over TLS,
+/// closes it at once.
+fn refuse(stream: TcpStream, plain: bool, refusals: &Arc<Semaphore>) {
+    if !plain {
+        return;
+    }
+    let Ok(permit) = refusals.clone().try_acquire_owned() else {
+        return;
+    };
+    tokio::spawn(async move {
+        let _permit = permit;
+        let mut stream = stream;
+        let _ = tokio::time::timeout(REFUSAL_TIMEOUT, async {
+            stream.write_all(REFUSAL).await?;
+            stream.shutdown().await?;
+            // Read what the client sent, so that closing does not reset the
+            // connection before it has read the answer.
+            let mut sink = [0u8; 4096];
+            let mut drained = 0;
+            while drained < 64 << 10 {
+                match stream.read(&mut sink).await? {
+                    0 => break,
+                    n => drained += n,
+                }
+            }
+            Ok::<_, std::io::Error>(())
+        })
+        .await;
+    });
+}
+
+/// Logs refused connections: the first at once, then at most one line per
+/// [`REFUSAL_LOG_EVERY`] with the count since the last line.
+#[derive(Default)]
+struct RefusalLog {
+    state: std::sync::Mutex<(u64, Option<Instant>)>,
+}
+
+const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(10);
+
+impl RefusalLog {
+    fn note(&self, cap: usize) {
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        state.0 += 1;
+        let due = state.1.is_none_or(|at| at.elapsed() >= REFUSAL_LOG_EVERY);
+        if due {
+            tracing::warn!(
+                refused = state.0,
+                max_connections = cap,
+                "connection limit reached; refusing new connections (OPSORCH_MAX_CONNECTIONS)"
+            );
+            *state = (0, Some(Instant::now()));
         }
     }
 }
 
-/// Serves until `signal` resolves, then drains for at most [`SHUTDOWN_GRACE`].
-pub async fn serve_until_shutdown<L>(
-    listener: L,
+/// Resolves once the server is stopping (or gone).
+async fn stopped(stopping: &mut watch::Receiver<bool>) {
+    // The guard `wait_for` returns is not `Send`: drop it here.
+    let _ = stopping.wait_for(|s| *s).await.map(|_| ());
+}
+
+/// One accepted connection and what it holds until it ends.
+struct Connection {
     app: Router,
-    signal: impl std::future::Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()>
-where
-    L: Listener,
-    L::Addr: std::fmt::Debug,
-{
-    let (stopping_tx, mut stopping) = tokio::sync::watch::channel(false);
-    let graceful = axum::serve(listener, app).with_graceful_shutdown(async move {
-        signal.await;
-        tracing::info!("shutting down: no new connections, finishing requests in flight");
-        let _ = stopping_tx.send(true);
-    });
-    let deadline = async move {
-        let _ = stopping.wait_for(|s| *s).await;
-        tokio::time::sleep(SHUTDOWN_GRACE).await;
-    };
-    tokio::select! {
-        result = graceful => {
-            result?;
-            tracing::info!("stopped");
-        }
-        _ = deadline => {
-            tracing::warn!("requests still in flight after {SHUTDOWN_GRACE:?}; stopping anyway");
+    limits: Arc<ServerLimits>,
+    stopping: watch::Receiver<bool>,
+    /// Dropped when the connection ends; shutdown waits for all of them.
+    _alive: watch::Receiver<()>,
+    /// Its place under the connection cap.
+    _slot: OwnedSemaphorePermit,
+}
+
+impl Connection {
+    async fn serve_tls(mut self, acceptor: TlsAcceptor, stream: TcpStream, peer: SocketAddr) {
+        let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream));
+        let tls = tokio::select! {
+            done = handshake => match done {
+                Ok(Ok(tls)) => tls,
+                Ok(Err(e)) => {
+                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(%peer, "TLS handshake timed out");
+                    return;
+                }
+            },
+            _ = stopped(&mut self.stopping) => return,
+        };
+        self.serve(tls, peer).await
+    }
+
+    async fn serve<IO>(mut self, io: IO, peer: SocketAddr)
+    where
+        IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let io = TokioIo::new(StallGuard::new(io, self.limits.write_timeout));
+        let service = TowerToHyperService::new(self.app.clone());
+        let mut builder = http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(self.limits.header_timeout)
+            .max_header_size(self.limits.max_header_bytes)
+            .keep_alive(true);
+        let connection = builder.serve_connection(io, service);
+        let mut connection = pin!(connection);
+        let result = tokio::select! {
+            result = connection.as_mut() => result,
+            _ = stopped(&mut self.stopping) => {
+                connection.as_mut().graceful_shutdown();
+                connection.await
+            }
+        };
+        if let Err(e) = result {
+            tracing::debug!(%peer, error = %e, "connection ended with an error");
         }
     }
-    Ok(())
+}
+
+/// Fails a write (or flush) that has made no progress for `limit`: a client
+/// that stopped reading its response must not hold a connection forever.
+struct StallGuard<IO> {
+    io: IO,
+    limit: Duration,
+    stalled: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<IO> StallGuard<IO> {
+    fn new(io: IO, limit: Duration) -> Self {
+        StallGuard {
+            io,
+            limit,
+            stalled: None,
+        }
+    }
+
+    /// Called when the inner write is pending: starts the clock, or reports
+    /// that it ran out.
+    fn check_stall(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Error> {
+        let limit = self.limit;
+        let sleep = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        match sleep.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the client stopped reading",
+            )),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn progress<T>(
+        &mut self,
+        poll: Poll<std::io::Result<T>>,
+        cx: &mut Context<'_>,
+    ) -> Poll<std::io::Result<T>> {
+        match poll {
+            Poll::Ready(result) => {
+                self.stalled = None;
+                Poll::Ready(result)
+            }
+            Poll::Pending => self.check_stall(cx).map(Err),
+        }
+    }
+}
+
+impl<IO: AsyncRead + Unpin> AsyncRead for StallGuard<IO> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl<IO: AsyncWrite + Unpin> AsyncWrite for StallGuard<IO> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let poll = Pin::new(&mut self.io).poll_write(cx, buf);
+        self.progress(poll, cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let poll = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
+        self.progress(poll, cx)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let poll = Pin::new(&mut self.io).poll_flush(cx);
+        self.progress(poll, cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let poll = Pin::new(&mut self.io).poll_shutdown(cx);
+        self.progress(poll, cx)
+    }
 }

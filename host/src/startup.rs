@@ -11,16 +11,39 @@ use crate::provider::{Provider, ProviderRegistry};
 use crate::selection::{load_stored, stored_key, ChoiceError, ProviderChoice};
 use crate::state::{AppState, HttpSettings};
 
-/// A registry holding the built-in providers (the `json` secret store).
+/// A registry holding the built-in providers (the `json` secret store,
+/// writing plain files).
 pub fn builtin_registry() -> ProviderRegistry {
+    builtin_registry_with(None)
+}
+
+/// A registry holding the built-in providers; the `json` secret store
+/// encrypts its file with `key` when there is one.
+pub fn builtin_registry_with(key: Option<json_secrets::SecretKey>) -> ProviderRegistry {
     let mut registry = ProviderRegistry::new();
     // A fresh registry has no names, so this cannot collide.
     let _ = registry.register(
         Capability::Secret,
         json_secrets::NAME,
-        Arc::new(JsonSecretFactory),
+        Arc::new(JsonSecretFactory { key }),
     );
     registry
+}
+
+/// A secret store that refused its file because of the key names the key
+/// variable, not `OPSORCH_SECRET_CONFIG`.
+fn key_at_fault(err: ConfigError, settings: &Settings) -> ConfigError {
+    let key_var = settings
+        .secret_key
+        .as_ref()
+        .map(|k| k.variable())
+        .unwrap_or(json_secrets::KEY_VAR);
+    for mark in [json_secrets::WRONG_KEY, json_secrets::NO_KEY] {
+        if let Some(at) = err.reason.find(mark) {
+            return ConfigError::new(key_var, &err.reason[at..]);
+        }
+    }
+    err
 }
 
 fn choice_of(selection: Selection) -> ProviderChoice {
@@ -63,8 +86,24 @@ pub async fn build_state(
     registry: ProviderRegistry,
 ) -> Result<AppState, ConfigError> {
     let secret_selection = settings.selection(Capability::Secret);
+    let uses_json_store = secret_selection.plugin.is_none()
+        && secret_selection
+            .provider
+            .as_deref()
+            .is_some_and(|p| p.eq_ignore_ascii_case(json_secrets::NAME));
+    if let Some(key) = &settings.secret_key {
+        if !uses_json_store {
+            tracing::warn!(
+                "{} is set but the secret provider is not the built-in json store; it has no effect",
+                key.variable()
+            );
+        }
+    }
     let secret = if secret_selection.is_set() {
-        Some(from_env(&registry, Capability::Secret, secret_selection)?)
+        Some(
+            from_env(&registry, Capability::Secret, secret_selection)
+                .map_err(|e| key_at_fault(e, settings))?,
+        )
     } else {
         None
     };
@@ -72,6 +111,7 @@ pub async fn build_state(
         cors_origin: settings.cors_origin.clone(),
         bearer_token: settings.bearer_token.clone(),
         max_body_bytes: settings.max_body_bytes,
+        request_timeout: settings.request_timeout,
     };
     let state = AppState::new(registry, secret, http);
 

@@ -6,19 +6,34 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use opsorch_plugin_api::methods::Capability;
 
-use crate::config::DEFAULT_MAX_BODY_BYTES;
+use crate::config::{DEFAULT_MAX_BODY_BYTES, DEFAULT_REQUEST_TIMEOUT};
 use crate::error::ApiError;
 use crate::provider::{Provider, ProviderRegistry, ProviderSlot};
 
-/// HTTP behaviour settings (CORS, auth, body limit).
-#[derive(Clone, Debug)]
+/// HTTP behaviour settings (CORS, auth, body limit, request timeout).
+#[derive(Clone)]
 pub struct HttpSettings {
     pub cors_origin: String,
     pub bearer_token: Option<String>,
     pub max_body_bytes: usize,
+    /// The longest a request may take, body read and provider call
+    /// included; past it the client gets 504 `request_timeout`.
+    pub request_timeout: Duration,
+}
+
+impl std::fmt::Debug for HttpSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpSettings")
+            .field("cors_origin", &self.cors_origin)
+            .field("bearer_token", &self.bearer_token.as_ref().map(|_| "<set>"))
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("request_timeout", &self.request_timeout)
+            .finish()
+    }
 }
 
 impl Default for HttpSettings {
@@ -27,6 +42,7 @@ impl Default for HttpSettings {
             cors_origin: "*".into(),
             bearer_token: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
         }
     }
 }

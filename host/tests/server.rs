@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use opsorch::config::ServerLimits;
 use opsorch::config::TlsFiles;
-use opsorch::server::{bind, serve_until_shutdown, tls_config, TlsListener};
+use opsorch::server::{bind, serve_until_shutdown, tls_config};
 use opsorch::{Provider, ProviderFuture};
 use opsorch_plugin_api::methods::Method;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -57,12 +58,18 @@ fn tls_client() -> tokio_rustls::TlsConnector {
 async fn serves_https_and_stops_on_signal() {
     let listener = bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let tls = TlsListener::new(listener, tls_config(&tls_files()).unwrap()).unwrap();
+    let tls = tls_config(&tls_files()).unwrap();
     let app = support::app_with(&support::FakeProvider::new());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(serve_until_shutdown(tls, app, async {
-        let _ = stopped.await;
-    }));
+    let server = tokio::spawn(serve_until_shutdown(
+        listener,
+        Some(tls),
+        ServerLimits::default(),
+        app,
+        async {
+            let _ = stopped.await;
+        },
+    ));
 
     let tcp = TcpStream::connect(addr).await.unwrap();
     let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
@@ -112,9 +119,15 @@ async fn shutdown_lets_requests_in_flight_finish() {
         Some(Arc::new(Slow)),
     );
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(serve_until_shutdown(listener, opsorch::app(state), async {
-        let _ = stopped.await;
-    }));
+    let server = tokio::spawn(serve_until_shutdown(
+        listener,
+        None,
+        ServerLimits::default(),
+        opsorch::app(state),
+        async {
+            let _ = stopped.await;
+        },
+    ));
 
     let stream = TcpStream::connect(addr).await.unwrap();
     let in_flight = tokio::spawn(exchange(stream, "GET /incidents/i1"));
