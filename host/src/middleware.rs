@@ -1,7 +1,9 @@
 //! The request gate every request passes through, matched route or not.
 //!
 //! In order: pick the request ID, drop a trailing slash, answer `OPTIONS`,
-//! check the bearer token, run the router under the request timeout (504
+//! check the bearer token, refuse a `Content-Length` over the body limit
+//! (413 at once, before any of the body is read), run the router under the
+//! request timeout (504
 //! `request_timeout` when it runs out); then stamp CORS headers and
 //! `X-Request-ID` on the response (errors and 404s included), log failures,
 //! and emit the audit record of a successful call.
@@ -82,6 +84,13 @@ pub async fn gate(State(state): State<AppState>, mut req: Request, next: Next) -
         StatusCode::OK.into_response()
     } else if !authorized(state.http().bearer_token.as_deref(), req.headers()) {
         ApiError::Unauthorized.into_response()
+    } else if announced_length(req.headers())
+        .is_some_and(|n| n > state.http().max_body_bytes as u64)
+    {
+        // Bodies without a length (chunked) are cut off at the limit while
+        // they are read; one announced too large is refused before a byte of
+        // it is read, so the client is not kept sending it.
+        ApiError::PayloadTooLarge.into_response()
     } else {
         req.extensions_mut().insert(context.clone());
         let limit = state.http().request_timeout;
@@ -128,6 +137,14 @@ pub async fn gate(State(state): State<AppState>, mut req: Request, next: Next) -
         }
     }
     response
+}
+
+/// The `Content-Length` the client announced, if it is a number.
+fn announced_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
 }
 
 fn generate_request_id() -> HeaderValue {
