@@ -164,14 +164,17 @@ const REFUSALS_IN_FLIGHT: usize = 64;
 /// How long answering a refused connection may take.
 const REFUSAL_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// The answer to a connection over the cap (plain HTTP only).
-const REFUSAL: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
-content-type: application/json\r\n\
-retry-after: 1\r\n\
-connection: close\r\n\
-content-length: 95\r\n\
-\r\n\
-{\"code\":\"too_many_connections\",\"message\":\"the server is at its connection limit; retry shortly\"}";
+/// The body of the answer to a connection over the cap (plain HTTP only).
+const REFUSAL_BODY: &str = r#"{"code":"too_many_connections","message":"the server is at its connection limit; retry shortly"}"#;
+
+fn refusal() -> Vec<u8> {
+    format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\n\
+         connection: close\r\ncontent-length: {}\r\n\r\n{REFUSAL_BODY}",
+        REFUSAL_BODY.len()
+    )
+    .into_bytes()
+}
 
 /// Serves connections from `listener` (over TLS with `tls`) until `signal`
 /// resolves, then drains for at most [`SHUTDOWN_GRACE`].
@@ -279,7 +282,7 @@ fn refuse(stream: TcpStream, plain: bool, refusals: &Arc<Semaphore>) {
         let _permit = permit;
         let mut stream = stream;
         let _ = tokio::time::timeout(REFUSAL_TIMEOUT, async {
-            stream.write_all(REFUSAL).await?;
+            stream.write_all(&refusal()).await?;
             stream.shutdown().await?;
             // Read what the client sent, so that closing does not reset the
             // connection before it has read the answer.
