@@ -94,9 +94,11 @@ impl PluginOptions {
             None => 1,
             Some(value) => match value.as_u64() {
                 Some(n @ 1..=MAX_PROCESSES) => n as usize,
-                _ => return Err(format!(
+                _ => {
+                    return Err(format!(
                     "config key `{PROCESSES_KEY}` must be a whole number from 1 to {MAX_PROCESSES}"
-                )),
+                ))
+                }
             },
         };
         let call_timeout = match config.get(TIMEOUT_KEY) {

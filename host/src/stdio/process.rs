@@ -88,7 +88,7 @@ impl Death {
         match self {
             Death::Exited(status) => ProviderError::new(
                 "plugin_crashed",
-                format!("the plugin process exited ({status}) before answering; the next call starts a new one"),
+                format!("the plugin process exited ({status}) before answering"),
             ),
             Death::BadOutput(why) => ProviderError::new(
                 "plugin_restarted",
@@ -551,8 +551,10 @@ async fn read_responses(shared: Arc<Shared>, stdout: ChildStdout) {
                     }
                 }
                 Parsed::Bad(why) => {
-                    bad_output(&shared, why);
-                    return;
+                    if !skip_probe_answer(&shared, &why) {
+                        bad_output(&shared, why);
+                        return;
+                    }
                 }
             },
             Ok(LineRead::TooLong) => {
@@ -602,6 +604,23 @@ fn deliver(shared: &Shared, answer: Result<Box<RawValue>, ProviderError>) -> boo
             false
         }
     }
+}
+
+/// A plugin that answers the methods it does not know with a plain-text
+/// line worked with the Go host, which never sent it one. When the line
+/// that is not a response answers our own probe, drop the probe and keep
+/// the process. Returns whether it did.
+fn skip_probe_answer(shared: &Shared, why: &str) -> bool {
+    let mut state = shared.lock();
+    if !matches!(state.pending.front(), Some(Waiter::Probe)) {
+        return false;
+    }
+    state.pending.pop_front();
+    drop(state);
+    let (capability, plugin, pid) = shared.log_fields();
+    tracing::debug!(%capability, %plugin, pid, reason = %why,
+        "plugin answered plugin.info with something that is not a response; ignoring it");
+    true
 }
 
 fn bad_output(shared: &Shared, why: String) {

@@ -289,3 +289,22 @@ fn refuses_what_cannot_run() {
         .unwrap();
     assert!(err.contains("`processes`"), "{err}");
 }
+
+#[tokio::test]
+async fn a_plain_text_answer_to_the_probe_is_tolerated() {
+    let p = plugin(
+        r#"while IFS= read -r line; do
+  case "$line" in
+    *plugin.info*) echo 'unknown method plugin.info' ;;
+    *) printf '{"result":%s}\n' "$line" ;;
+  esac
+done"#,
+    );
+    let pool = p.pool(json!({}));
+    let first = pool.pids();
+    assert!(first.is_empty(), "nothing runs before the first call");
+    assert_eq!(get(&pool, "a").await.unwrap()["payload"]["id"], "a");
+    let pid = pool.pids();
+    assert_eq!(get(&pool, "b").await.unwrap()["payload"]["id"], "b");
+    assert_eq!(pool.pids(), pid, "the process was kept");
+}
