@@ -90,27 +90,24 @@ impl PluginOptions {
         config: &Map<String, Value>,
         default_timeout: Duration,
     ) -> Result<PluginOptions, String> {
-        let processes = match config.get(PROCESSES_KEY) {
+        let processes = match config.get(PROCESSES_KEY).map(Value::as_u64) {
             None => 1,
-            Some(value) => match value.as_u64() {
-                Some(n @ 1..=MAX_PROCESSES) => n as usize,
-                _ => {
-                    return Err(format!(
-                    "config key `{PROCESSES_KEY}` must be a whole number from 1 to {MAX_PROCESSES}"
-                ))
-                }
-            },
+            Some(Some(n @ 1..=MAX_PROCESSES)) => n as usize,
+            Some(_) => {
+                let range = format!("from 1 to {MAX_PROCESSES}");
+                return Err(format!(
+                    "config key `{PROCESSES_KEY}` must be a whole number {range}"
+                ));
+            }
         };
-        let call_timeout = match config.get(TIMEOUT_KEY) {
+        let call_timeout = match config.get(TIMEOUT_KEY).map(Value::as_u64) {
             None => default_timeout,
-            Some(value) => match value.as_u64() {
-                Some(ms) if ms > 0 => Duration::from_millis(ms),
-                _ => {
-                    return Err(format!(
-                        "config key `{TIMEOUT_KEY}` must be a positive number of milliseconds"
-                    ))
-                }
-            },
+            Some(Some(ms)) if ms > 0 => Duration::from_millis(ms),
+            Some(_) => {
+                return Err(format!(
+                    "config key `{TIMEOUT_KEY}` must be a positive number of milliseconds"
+                ));
+            }
         };
         let flag = |key: &str| match config.get(key) {
             None => Ok(true),
