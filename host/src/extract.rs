@@ -111,6 +111,11 @@ fn without_values(message: &str) -> String {
         let name = rest.split('`').next().unwrap_or_default();
         return format!("{kind}{name}`");
     }
+    // An enum value the client sent is a value, not a name of the schema.
+    if let Some(rest) = message.strip_prefix("unknown variant `") {
+        let after = rest.split_once('`').map(|(_, a)| a).unwrap_or_default();
+        return format!("unknown variant{after}");
+    }
     match (message.split_once(':'), message.rfind(", expected ")) {
         (Some((kind, _)), Some(at)) if kind.len() < at => {
             format!("{kind}{}", &message[at..])
@@ -167,5 +172,11 @@ mod tests {
         );
         assert!(!m.contains("hunter2"));
         assert!(bad("{}").contains("missing field `name`"));
+        assert_eq!(
+            without_values(
+                "unknown variant `hunter2`, expected one of `a`, `b` at line 1 column 9"
+            ),
+            "unknown variant, expected one of `a`, `b` at line 1 column 9"
+        );
     }
 }
