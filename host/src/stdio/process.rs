@@ -43,6 +43,9 @@ const STDOUT_CLOSED_GRACE: Duration = Duration::from_secs(1);
 /// After the process exits, how long the reader may take to drain answers
 /// the plugin wrote before exiting (a grandchild may hold stdout open).
 const READER_DRAIN: Duration = Duration::from_millis(500);
+/// The longest a failed call waits for its dead process to be reaped: the
+/// supervisor kills within [`STOP_GRACE`] in the worst case.
+const REAP_WAIT: Duration = Duration::from_secs(3);
 /// Requests queued for the writer before callers wait for room.
 const WRITE_QUEUE: usize = 1024;
 /// The writer flushes once a batch reaches this size.
@@ -372,7 +375,20 @@ impl PluginProcess {
     }
 
     /// Sends one request line and waits for its answer until `deadline`.
+    ///
+    /// When the call fails because its process died, the error is returned
+    /// only once that process has been reaped (bounded): a client that saw
+    /// the 502/504 never races a process still being killed, and a host
+    /// stopped right after cannot leave it behind.
     pub async fn call(&self, method: Method, line: Vec<u8>, deadline: Instant) -> Reply {
+        let reply = self.send_and_wait(method, line, deadline).await;
+        if matches!(reply, Err(CallError::Failed(_))) && self.shared.lock().death.is_some() {
+            let _ = tokio::time::timeout(REAP_WAIT, self.shared.wait_exited()).await;
+        }
+        reply
+    }
+
+    async fn send_and_wait(&self, method: Method, line: Vec<u8>, deadline: Instant) -> Reply {
         let _in_flight = InFlight::new(&self.shared.in_flight);
         let _turn: Option<OwnedSemaphorePermit> = match &self.lockstep {
             None => None,
