@@ -175,3 +175,27 @@ fn a_plugin_secret_provider_stores_api_choices_and_api_plugins_are_allowlisted()
     let incident = expect(&host.get("/incidents/config"), 200);
     assert_eq!(incident["fields"], json!({"k": "v"}));
 }
+
+#[test]
+fn plugins_inherit_the_environment_but_not_the_host_secrets() {
+    let compat = plugin("stdio-compat");
+    let key = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+    let host = Host::start(&[
+        ("OPSORCH_INCIDENT_PLUGIN", &compat),
+        ("OPSORCH_BEARER_TOKEN", "tok-123"),
+        ("OPSORCH_SECRET_KEY", key),
+    ]);
+    let response = host.raw_request(
+        "GET",
+        "/incidents/env",
+        &[("Authorization", "Bearer tok-123")],
+        None,
+    );
+    let fields = expect(&response, 200)["fields"].clone();
+    assert_eq!(fields["bearer"], "");
+    assert_eq!(fields["secretKey"], "");
+    assert!(
+        fields["path"].as_str().is_some_and(|p| !p.is_empty()),
+        "{fields}"
+    );
+}

@@ -84,6 +84,11 @@
 //! them. If the host itself is SIGKILLed, its plugins see stdin close and
 //! well-behaved ones (the SDK's included) exit on their own.
 //!
+//! # Environment
+//! A plugin inherits the host's environment and working directory, as under
+//! the Go host, except `OPSORCH_BEARER_TOKEN` and `OPSORCH_SECRET_KEY`: a
+//! plugin has no use for the API token or the secret store's key.
+//!
 //! # Where a plugin may come from
 //! Paths from the environment are trusted: whoever sets it runs the host.
 //! A bare name is looked up in `PATH`, as Go's `exec.Command` does. Paths

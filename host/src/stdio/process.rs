@@ -53,6 +53,9 @@ const BATCH_BYTES: usize = 64 << 10;
 /// Longest stderr line forwarded whole; the rest is cut.
 const MAX_STDERR_LINE: usize = 16 << 10;
 
+/// Environment variables a plugin does not inherit.
+const HOST_SECRETS: [&str; 2] = ["OPSORCH_BEARER_TOKEN", "OPSORCH_SECRET_KEY"];
+
 /// Everything fixed about a capability's plugin.
 #[derive(Debug)]
 pub(crate) struct PluginSpec {
@@ -463,6 +466,11 @@ fn spawn_child(spec: &PluginSpec) -> std::io::Result<Child> {
         // Second line of defence: if the supervisor is dropped without
         // reaping (runtime torn down), the process is killed.
         .kill_on_drop(true);
+    // The plugin inherits the host's environment, as under the Go host,
+    // except the host's own secrets: the API token and the secret store key.
+    for secret in HOST_SECRETS {
+        command.env_remove(secret);
+    }
     let mut attempts = 0;
     loop {
         match command.spawn() {

@@ -77,7 +77,7 @@ pub(crate) fn parse_response(line: &[u8]) -> Parsed {
         return Parsed::Blank;
     }
     // serde would also read a struct from a JSON array, positionally.
-    if line[0] != b'{' {
+    if line.first() != Some(&b'{') {
         return match serde_json::from_slice::<serde::de::IgnoredAny>(line) {
             Ok(_) => Parsed::Bad("plugin wrote a JSON line that is not a response object".into()),
             Err(e) => Parsed::Bad(format!(
