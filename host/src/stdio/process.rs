@@ -451,7 +451,7 @@ impl PluginProcess {
             let (capability, plugin, pid) = self.shared.log_fields();
             tracing::warn!(%capability, %plugin, pid, %method,
                 timeout_ms = self.shared.spec.call_timeout.as_millis() as u64,
-                "plugin call timed out; killing the process (the next call starts a new one)");
+                "plugin call timed out; killing the process");
         }
         CallError::Failed(self.timeout_error(method))
     }
@@ -655,7 +655,7 @@ fn bad_output(shared: &Shared, why: String) {
     if shared.fail(Death::BadOutput(why.clone()), Some(head)) {
         let (capability, plugin, pid) = shared.log_fields();
         tracing::warn!(%capability, %plugin, pid, reason = %why,
-            "plugin wrote bad output; killing the process (the next call starts a new one)");
+            "plugin wrote bad output; killing the process");
     }
 }
 
@@ -808,7 +808,7 @@ async fn supervise(
     let (capability, plugin, pid) = shared.log_fields();
     if unexpected {
         tracing::warn!(%capability, %plugin, pid, status = %status_text,
-            "plugin process exited unexpectedly; the next call starts a new one");
+            "plugin process exited unexpectedly");
     } else {
         tracing::debug!(%capability, %plugin, pid, status = %status_text, killed,
             "plugin process ended");
