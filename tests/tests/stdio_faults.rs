@@ -214,17 +214,16 @@ fn a_plugin_that_exits_at_start_fails_fast_and_backs_off() {
 #[test]
 fn a_plugin_slow_to_start_is_answered_once_up() {
     let slow = plugin("stdio-slow-start");
-    let started = Instant::now();
     let host = Host::start(&[
         ("OPSORCH_INCIDENT_PLUGIN", &slow),
         ("STDIO_FIXTURE_START_DELAY_MS", "1000"),
     ]);
-    // Lazy start: the host listens without waiting for the plugin.
-    assert!(started.elapsed() < Duration::from_millis(900));
+    // Lazy start: the host listens before the plugin even runs.
+    assert!(children(host.pid()).is_empty());
     let started = Instant::now();
     expect(&host.get("/incidents/a"), 200);
     assert!(started.elapsed() >= Duration::from_millis(900));
     let started = Instant::now();
     expect(&host.get("/incidents/b"), 200);
-    assert!(started.elapsed() < Duration::from_millis(500));
+    assert!(started.elapsed() < Duration::from_millis(800));
 }

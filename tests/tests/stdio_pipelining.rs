@@ -16,7 +16,7 @@ fn concurrent_calls_are_pipelined_through_one_process() {
     let faulty = plugin("stdio-faulty");
     // The plugin works on requests concurrently (300 ms each) but answers
     // strictly in order: only a host that writes requests without waiting
-    // for answers gets 32 of them done in well under 32 × 300 ms.
+    // for answers gets 32 of them done in well under 32 × 300 ms (9.6 s).
     let host = Host::start(&[
         ("OPSORCH_INCIDENT_PLUGIN", &faulty),
         (
@@ -42,7 +42,7 @@ fn concurrent_calls_are_pipelined_through_one_process() {
     assert_eq!(pids.len(), 1, "one process serves them all");
     assert_eq!(children(host.pid()).len(), 1);
     assert!(
-        elapsed < Duration::from_millis(3000),
+        elapsed < Duration::from_millis(4500),
         "32 calls of 300 ms took {elapsed:?}: not pipelined"
     );
 }

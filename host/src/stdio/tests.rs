@@ -112,12 +112,12 @@ async fn bad_output_fails_the_call_and_replaces_the_process() {
 async fn a_timeout_kills_the_process_and_fails_the_calls_behind_it() {
     // Reads requests but never answers.
     let p = plugin("while IFS= read -r line; do :; done");
-    let pool = Arc::new(p.pool(json!({"pluginTimeoutMs": 600})));
+    let pool = Arc::new(p.pool(json!({"pluginTimeoutMs": 1000})));
     let first = {
         let pool = pool.clone();
         tokio::spawn(async move { get(&pool, "one").await })
     };
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let pid = pool.pids()[0];
     let started = std::time::Instant::now();
     let second = get(&pool, "two").await.unwrap_err();
@@ -125,7 +125,7 @@ async fn a_timeout_kills_the_process_and_fails_the_calls_behind_it() {
     assert_eq!(first.code, "plugin_timeout", "{first}");
     assert_eq!(second.code, "plugin_restarted", "{second}");
     // The second call did not wait for its own deadline.
-    assert!(started.elapsed() < Duration::from_millis(550));
+    assert!(started.elapsed() < Duration::from_millis(900));
     for _ in 0..100 {
         if !alive(pid) {
             break;
@@ -195,7 +195,7 @@ async fn crash_loops_back_off_and_fail_fast() {
         codes.push(err.code.clone());
         if err.code == "plugin_unavailable" {
             assert!(err.message.contains("backing off"), "{err}");
-            assert!(started.elapsed() < Duration::from_millis(50), "not fast");
+            assert!(started.elapsed() < Duration::from_millis(200), "not fast");
         } else {
             assert_eq!(err.code, "plugin_crashed", "{err}");
         }
