@@ -61,12 +61,18 @@
 //! | `plugin_unavailable` | 502 | backing off after repeated failures, the executable could not be started, or the host is shutting down |
 //!
 //! Nothing waits on a dead process: every pending call is failed the
-//! moment its process is declared dead, and the next call starts a fresh
-//! one. The first restart after a failure is immediate; if the new process
+//! moment its process is declared dead (the error goes out once the process
+//! has been reaped, at most 3 s later), and the next call starts a fresh
+//! one. A request that never reached a process (it died first) is sent to
+//! another; one that did is never resent, as the plugin may have acted on
+//! it. The first restart after a failure is immediate; if the new process
 //! fails again before it has answered a call (or stayed up 10 s), starts
 //! back off exponentially, 100 ms doubling to 5 s. While backing off, calls
 //! fail fast with `plugin_unavailable` and the log says so. A healthy run
-//! resets the series.
+//! resets the series. In a pool, each process slot backs off on its own.
+//!
+//! A client that disconnects, or a host-wide request timeout, abandons its
+//! call without harm: the answer still arrives in order and is dropped.
 //!
 //! # stderr
 //! Every line a plugin writes to stderr is logged with target `plugin` and
@@ -81,8 +87,11 @@
 //! host. A provider replaced through `POST /providers/{cap}` stops the same
 //! way once its last call has finished. Processes are also spawned with
 //! `kill_on_drop`, so a runtime torn down without [`shutdown`] still kills
-//! them. If the host itself is SIGKILLed, its plugins see stdin close and
-//! well-behaved ones (the SDK's included) exit on their own.
+//! them. Calls still pending when a plugin is killed get
+//! `plugin_unavailable`. If the host itself is SIGKILLed, its plugins see
+//! stdin close and well-behaved ones (the SDK's included) exit on their own;
+//! a plugin stuck without reading stdin then survives it, since ending
+//! children on the parent's death (`PR_SET_PDEATHSIG`) needs `unsafe`.
 //!
 //! # Environment
 //! A plugin inherits the host's environment and working directory, as under
