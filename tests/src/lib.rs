@@ -152,7 +152,15 @@ impl Host {
             }),
             None => {
                 let status = child.wait().expect("wait opsorch");
-                let lines: Vec<String> = err_rx.try_iter().collect();
+                // The reader thread ends at EOF; wait (bounded) for the last lines.
+                let mut lines = Vec::new();
+                let deadline = std::time::Instant::now() + Duration::from_secs(5);
+                while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+                    match err_rx.recv_timeout(left) {
+                        Ok(line) => lines.push(line),
+                        Err(_) => break,
+                    }
+                }
                 Started::Exited(status.code(), lines.join("\n"))
             }
         }
