@@ -519,3 +519,16 @@ fn secret_files_and_keys_never_panic() {
         Ok(())
     });
 }
+
+/// Inputs the long fuzz run found, kept as plain tests.
+#[tokio::test]
+async fn regressions_found_by_fuzzing() {
+    let app = fuzz_app();
+    // A capability segment that is not UTF-8 once decoded was answered by
+    // axum's plain-text path rejection.
+    for (method, body) in [("GET", None), ("POST", Some(r#"{"provider":"echo"}"#))] {
+        support::send(&app, method, "/providers/%AA", body, &[])
+            .await
+            .assert_error(404, "not_found");
+    }
+}

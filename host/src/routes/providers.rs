@@ -7,6 +7,7 @@
 
 use std::path::PathBuf;
 
+use axum::extract::rejection::PathRejection;
 use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -42,25 +43,30 @@ pub struct ProviderConfigInput {
     pub plugin: String,
 }
 
-fn capability(name: &str) -> Result<Capability, ApiError> {
-    Capability::from_route_name(name).ok_or_else(|| ApiError::NotFound("unknown capability".into()))
+/// The capability named by the path. A segment that is not even UTF-8
+/// once decoded (`/providers/%FF`) cannot name one either: 404 JSON, not
+/// axum's plain-text rejection.
+fn capability(name: Result<Path<String>, PathRejection>) -> Result<Capability, ApiError> {
+    name.ok()
+        .and_then(|Path(name)| Capability::from_route_name(&name))
+        .ok_or_else(|| ApiError::NotFound("unknown capability".into()))
 }
 
 async fn list(
     State(state): State<AppState>,
-    Path(cap): Path<String>,
+    cap: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    let cap = capability(&cap)?;
+    let cap = capability(cap)?;
     let body = serde_json::json!({ "providers": state.registry().names(cap) });
     Ok(json_response(StatusCode::OK, body.to_string(), None))
 }
 
 async fn configure(
     State(state): State<AppState>,
-    Path(cap): Path<String>,
+    cap: Result<Path<String>, PathRejection>,
     req: Request,
 ) -> Result<Response, ApiError> {
-    let cap = capability(&cap)?;
+    let cap = capability(cap)?;
     let secret = state
         .secret()
         .cloned()
