@@ -136,6 +136,7 @@ pub(crate) fn installed_adapter() -> Option<&'static Adapter> {
 /// [`crate::export_adapter!`]; not meant to be called directly.
 #[doc(hidden)]
 pub fn __root_module(build: fn() -> Adapter) -> AdapterModule_Ref {
+    install_panic_hook();
     ADAPTER.get_or_init(build);
     AdapterModule {
         manifest: ffi_manifest,
@@ -149,22 +150,39 @@ fn guarded<T>(what: &str, f: impl FnOnce() -> Result<T, Error>) -> RResult<T, Ab
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Ok(v)) => RResult::ROk(v),
         Ok(Err(e)) => RResult::RErr(e.into()),
-        Err(panic) => {
-            let detail = panic_message(&*panic);
-            crate::log::error(format_args!("adapter panicked in {what}: {detail}"));
-            RResult::RErr(Error::new("adapter_panic", format!("adapter panicked in {what}")).into())
-        }
+        Err(_) => RResult::RErr(panic_error(what).into()),
     }
 }
 
-pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = panic.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = panic.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "non-string panic payload".to_string()
-    }
+thread_local! {
+    static PANIC_LOCATION: std::cell::RefCell<Option<String>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Replaces the default panic hook (which prints the panic message to
+/// stderr) with one that only remembers where the panic happened. Panic
+/// messages may quote configuration, and secrets must not reach logs; the
+/// location is enough to find the bug. A library has its own copy of std,
+/// so this never touches the host's hook.
+pub(crate) fn install_panic_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        std::panic::set_hook(Box::new(|info| {
+            let location = info
+                .location()
+                .map(|l| format!("{}:{}", l.file(), l.line()));
+            PANIC_LOCATION.with(|p| *p.borrow_mut() = location);
+        }))
+    });
+}
+
+/// Logs a caught panic (location only) and returns the `adapter_panic` error.
+pub(crate) fn panic_error(what: &str) -> Error {
+    let location = PANIC_LOCATION
+        .with(|p| p.borrow_mut().take())
+        .unwrap_or_else(|| "an unknown location".to_string());
+    crate::log::error(format_args!("adapter panicked in {what} at {location}"));
+    Error::new("adapter_panic", format!("adapter panicked in {what}"))
 }
 
 fn adapter() -> Result<&'static Adapter, Error> {
@@ -198,7 +216,8 @@ extern "C" fn ffi_new_provider(
             Config::new()
         } else {
             serde_json::from_str(config.as_str())
-                .map_err(|e| Error::bad_request(format!("config must be a JSON object: {e}")))?
+                // The config may hold credentials: never quote it in an error.
+                .map_err(|_| Error::bad_request("config must be a JSON object"))?
         };
         let instance = adapter()?.construct(cap, name.as_str(), &config)?;
         Ok(AbiProvider_TO::from_value(

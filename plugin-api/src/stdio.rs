@@ -14,7 +14,11 @@ use crate::protocol::{IncomingRequest, WireError, PLUGIN_INFO_METHOD};
 use crate::sdk::{Adapter, Config, Error, ProviderInstance};
 
 /// Serves `adapter` on stdin/stdout until stdin closes.
+///
+/// Panics inside the adapter become `adapter_panic` errors; their messages
+/// are not printed (they may quote configuration), only their location.
 pub fn serve_stdio(adapter: Adapter) -> io::Result<()> {
+    crate::abi::install_panic_hook();
     serve(&adapter, io::stdin().lock(), io::stdout().lock())
 }
 
@@ -74,26 +78,20 @@ fn handle_line(
     let stale = providers
         .get(&capability)
         .is_none_or(|(text, _)| text != config_text);
-    if stale {
-        let config: Config = match config_text.trim() {
-            "null" => Config::new(),
-            text => serde_json::from_str(text)
-                .map_err(|e| Error::bad_request(format!("config must be a JSON object: {e}")))?,
-        };
-        let instance = adapter.construct(capability, "", &config)?;
-        providers.insert(capability, (config_text.to_string(), instance));
-    }
-    let (_, instance) = &providers[&capability];
-    let payload = request.payload.as_ref().map(|p| p.get()).unwrap_or("null");
     let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        if stale {
+            // The config may hold credentials: never quote it in an error.
+            let config: Config = match config_text.trim() {
+                "null" => Config::new(),
+                text => serde_json::from_str(text)
+                    .map_err(|_| Error::bad_request("config must be a JSON object"))?,
+            };
+            let instance = adapter.construct(capability, "", &config)?;
+            providers.insert(capability, (config_text.to_string(), instance));
+        }
+        let (_, instance) = &providers[&capability];
+        let payload = request.payload.as_ref().map(|p| p.get()).unwrap_or("null");
         instance.call_method(method, payload)
     }));
-    caught.unwrap_or_else(|panic| {
-        let detail = crate::abi::panic_message(&*panic);
-        crate::log::error(format_args!("adapter panicked in {method}: {detail}"));
-        Err(Error::new(
-            "adapter_panic",
-            format!("adapter panicked in {method}"),
-        ))
-    })
+    caught.unwrap_or_else(|_| Err(crate::abi::panic_error(method.name())))
 }

@@ -145,6 +145,10 @@ fn panicking_adapter_returns_json_error_and_host_survives() {
     let mut host = Host::start(&[
         ("OPSORCH_PLUGIN_DIR", dir.path().to_str().unwrap()),
         ("OPSORCH_INCIDENT_PROVIDER", "panicky"),
+        (
+            "OPSORCH_INCIDENT_CONFIG",
+            r#"{"token":"CANARY-panic-4411"}"#,
+        ),
         ("OPSORCH_ALERT_PROVIDER", "failing"),
         ("OPSORCH_SERVICE_PROVIDER", "mock"),
     ]);
@@ -170,6 +174,9 @@ fn panicking_adapter_returns_json_error_and_host_survives() {
     let log = host.stderr();
     assert!(log.contains("adapter panicked"), "{log}");
     assert!(log.contains("opsorch-faulty"), "{log}");
+    // The panic message quoted the config's token: only the location is logged.
+    assert!(log.contains("faulty/src/lib.rs:"), "{log}");
+    assert!(!log.contains("CANARY-panic-4411"), "{log}");
 }
 
 #[test]

@@ -184,6 +184,8 @@ fn plugins_inherit_the_environment_but_not_the_host_secrets() {
         ("OPSORCH_INCIDENT_PLUGIN", &compat),
         ("OPSORCH_BEARER_TOKEN", "tok-123"),
         ("OPSORCH_SECRET_KEY", key),
+        ("OPSORCH_INCIDENT_CONFIG", r#"{"token":"own-token"}"#),
+        ("OPSORCH_ALERT_CONFIG", r#"{"apiKey":"other-adapters-key"}"#),
     ]);
     let response = host.raw_request(
         "GET",
@@ -194,6 +196,10 @@ fn plugins_inherit_the_environment_but_not_the_host_secrets() {
     let fields = expect(&response, 200)["fields"].clone();
     assert_eq!(fields["bearer"], "");
     assert_eq!(fields["secretKey"], "");
+    // Other adapters' configs hold their credentials; its own config comes
+    // with each request, not through the environment.
+    assert_eq!(fields["alertConfig"], "");
+    assert_eq!(fields["incidentConfig"], "");
     assert!(
         fields["path"].as_str().is_some_and(|p| !p.is_empty()),
         "{fields}"

@@ -95,8 +95,11 @@
 //!
 //! # Environment
 //! A plugin inherits the host's environment and working directory, as under
-//! the Go host, except `OPSORCH_BEARER_TOKEN` and `OPSORCH_SECRET_KEY`: a
-//! plugin has no use for the API token or the secret store's key.
+//! the Go host, except `OPSORCH_BEARER_TOKEN`, `OPSORCH_SECRET_KEY`,
+//! `OPSORCH_SECRET_KEY_FILE`, `OPSORCH_TLS_KEY_FILE` and every
+//! `OPSORCH_<CAP>_CONFIG`: a plugin has no use for the API token or the
+//! secret store's key, and other adapters' configs hold their credentials
+//! (its own config arrives with every request).
 //!
 //! # Where a plugin may come from
 //! Paths from the environment are trusted: whoever sets it runs the host.

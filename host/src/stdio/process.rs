@@ -53,8 +53,21 @@ const BATCH_BYTES: usize = 64 << 10;
 /// Longest stderr line forwarded whole; the rest is cut.
 const MAX_STDERR_LINE: usize = 16 << 10;
 
-/// Environment variables a plugin does not inherit.
-const HOST_SECRETS: [&str; 2] = ["OPSORCH_BEARER_TOKEN", "OPSORCH_SECRET_KEY"];
+/// Environment variables a plugin does not inherit (besides every
+/// `OPSORCH_*_CONFIG`, see [`is_host_secret`]).
+const HOST_SECRETS: [&str; 4] = [
+    "OPSORCH_BEARER_TOKEN",
+    "OPSORCH_SECRET_KEY",
+    "OPSORCH_SECRET_KEY_FILE",
+    "OPSORCH_TLS_KEY_FILE",
+];
+
+/// Whether the host keeps `name` from plugins: its own credentials, and
+/// every capability's config (credentials of other adapters; a plugin gets
+/// its own config with every request).
+fn is_host_secret(name: &str) -> bool {
+    HOST_SECRETS.contains(&name) || (name.starts_with("OPSORCH_") && name.ends_with("_CONFIG"))
+}
 
 /// Everything fixed about a capability's plugin.
 #[derive(Debug)]
@@ -467,9 +480,11 @@ fn spawn_child(spec: &PluginSpec) -> std::io::Result<Child> {
         // reaping (runtime torn down), the process is killed.
         .kill_on_drop(true);
     // The plugin inherits the host's environment, as under the Go host,
-    // except the host's own secrets: the API token and the secret store key.
-    for secret in HOST_SECRETS {
-        command.env_remove(secret);
+    // except the host's own secrets and every capability's config.
+    for (name, _) in std::env::vars_os() {
+        if name.to_str().is_some_and(is_host_secret) {
+            command.env_remove(&name);
+        }
     }
     let mut attempts = 0;
     loop {
