@@ -227,3 +227,38 @@ fn a_plugin_slow_to_start_is_answered_once_up() {
     expect(&host.get("/incidents/b"), 200);
     assert!(started.elapsed() < Duration::from_millis(800));
 }
+
+/// SIGKILL from outside (an operator, the OOM killer): a call in flight on
+/// the killed process gets 502 `plugin_crashed`, the next call gets a fresh
+/// process, and other capabilities never notice.
+#[test]
+fn a_plugin_killed_with_sigkill_from_outside_is_replaced() {
+    let mut host = faulty_host(r#"{"delayMs":1500}"#, &[]);
+    let first = expect(&host.get("/incidents/before"), 200);
+    let victim = pid_of(&first) as u32;
+    assert!(children(host.pid()).contains(&victim));
+
+    // A call is in flight (the plugin sleeps 1.5 s) when the process dies.
+    let addr = host.addr;
+    let in_flight = std::thread::spawn(move || {
+        opsorch_e2e::http(addr, "GET", "/incidents/in-flight", &[], None)
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &victim.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(killed.success());
+    let response = in_flight.join().expect("in-flight request");
+    expect_error(&response, 502, "plugin_crashed");
+    other_capability_serves(&host);
+
+    let after = expect(&host.get("/incidents/after"), 200);
+    assert_eq!(after["id"], "after");
+    assert_ne!(pid_of(&after) as u32, victim);
+    assert!(
+        !children(host.pid()).contains(&victim),
+        "the dead process was reaped"
+    );
+    assert!(log_line(&mut host, &["exited unexpectedly", "capability=incident"]).is_some());
+}
