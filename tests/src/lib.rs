@@ -16,6 +16,35 @@ use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+/// The `<CAP>` infix of every capability's variables (`OPSORCH_<CAP>_PROVIDER`).
+pub const CAPABILITY_ENV_KEYS: [&str; 11] = [
+    "INCIDENT",
+    "ALERT",
+    "LOG",
+    "METRIC",
+    "TICKET",
+    "MESSAGING",
+    "SERVICE",
+    "DEPLOYMENT",
+    "TEAM",
+    "ORCHESTRATION",
+    "SECRET",
+];
+
+/// Polls `check` every 20 ms until it holds or `within` has passed.
+pub fn wait_until(within: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        if check() {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// The directory holding this profile's build artefacts (`target/debug`).
 pub fn artefact_dir() -> PathBuf {
     if let Ok(dir) = std::env::var("OPSORCH_ARTEFACT_DIR") {

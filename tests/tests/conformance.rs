@@ -3,22 +3,8 @@
 //! the stable-ABI library (`libopsorch_mock.so`) and the stdio plugin binary
 //! (`opsorch-mock-plugin`). Both must behave identically.
 
-use opsorch_e2e::{binary, library, Host, TempDir};
+use opsorch_e2e::{binary, library, Host, TempDir, CAPABILITY_ENV_KEYS as CAPS};
 use serde_json::{json, Value};
-
-const CAPS: [&str; 11] = [
-    "INCIDENT",
-    "ALERT",
-    "LOG",
-    "METRIC",
-    "TICKET",
-    "MESSAGING",
-    "SERVICE",
-    "DEPLOYMENT",
-    "TEAM",
-    "ORCHESTRATION",
-    "SECRET",
-];
 
 enum Transport {
     Library,

@@ -164,7 +164,7 @@ fn idle_connections_beyond_the_cap_do_not_lock_out_fresh_clients() {
     // Once the idle ones are dropped, a fresh client is served.
     drop(idle);
     assert!(
-        eventually(Duration::from_secs(3), || served(&host)),
+        opsorch_e2e::wait_until(Duration::from_secs(3), || served(&host)),
         "not served after the idle connections were dropped"
     );
 
@@ -172,7 +172,7 @@ fn idle_connections_beyond_the_cap_do_not_lock_out_fresh_clients() {
     let idle: Vec<TcpStream> = (0..MAX_CONNECTIONS).map(|_| connect(host.addr)).collect();
     let started = Instant::now();
     assert!(
-        eventually(header_timeout() * 5, || served(&host)),
+        opsorch_e2e::wait_until(header_timeout() * 5, || served(&host)),
         "not served after the idle connections timed out"
     );
     let waited = started.elapsed();

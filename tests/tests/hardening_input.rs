@@ -421,7 +421,7 @@ fn unauthenticated_non_loopback_address_is_warned_about() {
         // The warning is logged before the address is announced; give the
         // log writer a moment to flush it.
         let mut log = String::new();
-        eventually(Duration::from_secs(3), || {
+        opsorch_e2e::wait_until(Duration::from_secs(3), || {
             log = host.stderr();
             log.contains(warning) || log.contains("listening on")
         });

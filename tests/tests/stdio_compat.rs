@@ -78,20 +78,7 @@ fn the_plugin_gets_the_config_without_the_host_keys() {
 #[test]
 fn the_sdk_mock_plugin_serves_every_capability() {
     let mock = plugin("opsorch-mock-plugin");
-    let caps = [
-        "INCIDENT",
-        "ALERT",
-        "LOG",
-        "METRIC",
-        "TICKET",
-        "MESSAGING",
-        "SERVICE",
-        "DEPLOYMENT",
-        "TEAM",
-        "ORCHESTRATION",
-        "SECRET",
-    ];
-    let vars: Vec<(String, String)> = caps
+    let vars: Vec<(String, String)> = opsorch_e2e::CAPABILITY_ENV_KEYS
         .iter()
         .map(|cap| (format!("OPSORCH_{cap}_PLUGIN"), mock.clone()))
         .collect();

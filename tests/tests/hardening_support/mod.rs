@@ -137,17 +137,3 @@ pub fn with_body(method: &str, path: &str, body: &[u8]) -> Vec<u8> {
     bytes.extend_from_slice(body);
     bytes
 }
-
-/// Polls `check` every 50 ms until it holds or `within` passes.
-pub fn eventually(within: Duration, mut check: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + within;
-    loop {
-        if check() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}

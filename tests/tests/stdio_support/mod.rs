@@ -4,7 +4,7 @@
 
 #![allow(dead_code)]
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use opsorch_e2e::{binary, Host, Response};
 use serde_json::Value;
@@ -57,19 +57,7 @@ pub fn is_gone(pid: u32) -> bool {
     !matches!(stat(pid), Some((state, _)) if state != 'Z')
 }
 
-/// Polls `check` every 20 ms until it holds or `within` has passed.
-pub fn wait_until(within: Duration, mut check: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + within;
-    loop {
-        if check() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+pub use opsorch_e2e::wait_until;
 
 /// Runs `f(0..n)` on `n` threads at once and returns the results in order.
 pub fn in_parallel<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
