@@ -57,9 +57,12 @@ struct Args {
     #[arg(long, default_value_t = 50_000_000)]
     max_requests: u64,
     /// Chains (create + follow-ups) started per second, across all
-    /// connections; 0 disables them.
-    #[arg(long, default_value_t = 5.0)]
+    /// connections, after the first `--write-burst`; 0 disables them.
+    #[arg(long, default_value_t = 1.0)]
     write_rate: f64,
+    /// Chains that may start at once (3: one of each kind right away).
+    #[arg(long, default_value_t = 3)]
+    write_burst: u64,
     /// Capabilities that may see fault codes, and lose created records,
     /// because faults are injected into them (comma-separated).
     #[arg(long, value_delimiter = ',', value_parser = parse_cap)]
@@ -155,10 +158,8 @@ impl Shared {
 
     /// Takes a chain token if the rate allows one now; returns its number.
     fn claim_chain(&self) -> Option<u64> {
-        if self.args.write_rate <= 0.0 {
-            return None;
-        }
-        let allowed = 1 + (self.started.elapsed().as_secs_f64() * self.args.write_rate) as u64;
+        let allowed = self.args.write_burst
+            + (self.started.elapsed().as_secs_f64() * self.args.write_rate.max(0.0)) as u64;
         let mut taken = self.chains.load(Ordering::Relaxed);
         while taken < allowed {
             match self.chains.compare_exchange_weak(
