@@ -8,20 +8,12 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use opsorch_e2e::{binary, library, Host, TempDir};
+use opsorch_e2e::{binary, library, Host, TempDir, CAPABILITY_ENV_KEYS};
 
-const CAPS: [&str; 10] = [
-    "INCIDENT",
-    "ALERT",
-    "LOG",
-    "METRIC",
-    "TICKET",
-    "MESSAGING",
-    "SERVICE",
-    "DEPLOYMENT",
-    "TEAM",
-    "ORCHESTRATION",
-];
+/// Every routed capability (the secret provider is configured separately).
+fn caps() -> impl Iterator<Item = &'static str> {
+    CAPABILITY_ENV_KEYS.into_iter().filter(|c| *c != "SECRET")
+}
 
 /// Runs `opsorch-load` against `host` and returns its exit status and JSON report.
 fn load(host: &Host, dir: &Path, extra: &[&str]) -> (bool, serde_json::Value) {
@@ -76,7 +68,7 @@ fn library_host(dir: &TempDir) -> Host {
         ("OPSORCH_SECRET_CONFIG".into(), secret_config),
         ("RUST_LOG".into(), "warn".into()),
     ];
-    for cap in CAPS {
+    for cap in caps() {
         env.push((format!("OPSORCH_{cap}_PROVIDER"), "mock".into()));
     }
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
@@ -100,7 +92,7 @@ fn every_route_answers_2xx_from_the_stdio_mock() {
     let plugin = binary("opsorch-mock-plugin");
     let plugin = plugin.to_str().unwrap();
     let mut env: Vec<(String, String)> = vec![("RUST_LOG".into(), "warn".into())];
-    for cap in CAPS {
+    for cap in caps() {
         env.push((format!("OPSORCH_{cap}_PLUGIN"), plugin.to_string()));
     }
     env.push(("OPSORCH_LOG_CONFIG".into(), r#"{"processes":2}"#.into()));
