@@ -77,7 +77,8 @@ pub async fn serve(env: &dyn Env) -> anyhow::Result<()> {
 /// (target `audit`) are always written as one JSON object per line.
 ///
 /// Lines are written to stderr by a background thread, so request handlers
-/// never wait on the terminal or a pipe for their audit record. The writer
+/// never wait on the terminal or a pipe for their audit record; queued lines
+/// go out together in one write. The writer
 /// is not lossy: when its queue is full, handlers wait rather than drop
 /// audit records. Keep the returned guard alive until exit: dropping it
 /// flushes what is queued.
@@ -89,7 +90,12 @@ pub fn init_logging() -> tracing_appender::non_blocking::WorkerGuard {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(false)
-        .finish(std::io::stderr());
+        // The writer thread drains every queued line, then flushes: under
+        // load, many lines go out in one write instead of one write each.
+        .finish(std::io::BufWriter::with_capacity(
+            64 << 10,
+            std::io::stderr(),
+        ));
     let _ = log_subscriber(filter, writer).try_init();
     guard
 }
