@@ -12,6 +12,7 @@
 //! [`serve`] is the whole start-up path of the binary.
 
 pub mod audit;
+mod call_pool;
 pub mod config;
 pub mod error;
 pub mod extract;

@@ -23,6 +23,7 @@ use opsorch_plugin_api::protocol::Manifest;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
+use crate::call_pool::CallPool;
 use crate::provider::{Provider, ProviderError, ProviderFactory, ProviderFuture, ProviderRegistry};
 
 /// Why one library could not be used. `reason` is one short line.
@@ -276,6 +277,7 @@ impl ProviderFactory for LibraryFactory {
         ) {
             RResult::ROk(object) => Ok(Arc::new(LibraryProvider {
                 object: Arc::new(object),
+                pool: CallPool::new(&self.library.manifest.name),
             })),
             RResult::RErr(e) => Err(format!(
                 "{} ({}): {}",
@@ -285,23 +287,25 @@ impl ProviderFactory for LibraryFactory {
     }
 }
 
-/// A provider living in a library. Calls run on tokio's blocking pool, so an
-/// adapter that blocks never stalls the async workers or other capabilities.
+/// A provider living in a library. Calls run on the provider's own
+/// [`CallPool`] threads, so an adapter that blocks never stalls the async
+/// workers or other capabilities.
 struct LibraryProvider {
     object: Arc<ProviderObject>,
+    pool: CallPool,
 }
 
 impl Provider for LibraryProvider {
     fn call(&self, method: Method, payload: String) -> ProviderFuture<'_> {
         let object = self.object.clone();
         Box::pin(async move {
-            let result = tokio::task::spawn_blocking(move || {
-                object.call(RStr::from_str(method.name()), RStr::from_str(&payload))
-            })
-            .await
-            .map_err(|e| {
-                ProviderError::new("adapter_panic", format!("adapter call failed: {e}"))
-            })?;
+            let result = self
+                .pool
+                .run(move || object.call(RStr::from_str(method.name()), RStr::from_str(&payload)))
+                .await
+                .map_err(|e| {
+                    ProviderError::new("adapter_panic", format!("adapter call failed: {e}"))
+                })?;
             match result {
                 RResult::ROk(json) => RawValue::from_string(json.into_string()).map_err(|_| {
                     ProviderError::new("invalid_result", format!("{method} returned invalid JSON"))
