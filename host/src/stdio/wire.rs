@@ -351,4 +351,82 @@ mod tests {
         let got = read_all(b"123456\n", 6).await;
         assert_eq!(got[0], (LineRead::Line, b"123456".to_vec()));
     }
+
+    mod fuzz {
+        //! Property tests of the response parser: any bytes a plugin may
+        //! write. `PROPTEST_CASES` sets the case count (`scripts/fuzz` runs
+        //! many more than `cargo test`'s default).
+
+        use super::super::*;
+        use proptest::prelude::*;
+        use serde_json::Value;
+
+        fn json_value() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                any::<i64>().prop_map(Value::from),
+                any::<f64>()
+                    .prop_filter("finite", |f| f.is_finite())
+                    .prop_map(Value::from),
+                ".{0,16}".prop_map(Value::String),
+            ];
+            leaf.prop_recursive(4, 32, 6, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                    prop::collection::btree_map(".{0,8}", inner, 0..6)
+                        .prop_map(|m| Value::Object(m.into_iter().collect())),
+                ]
+            })
+        }
+
+        proptest! {
+            /// Nothing a plugin writes panics the parser, and a rejected
+            /// line is explained without quoting it.
+            #[test]
+            fn any_bytes_are_answered_or_refused(line in prop::collection::vec(any::<u8>(), 0..256)) {
+                match parse_response(&line) {
+                    Parsed::Bad(why) => prop_assert!(why.starts_with("plugin wrote"), "{}", why),
+                    Parsed::Blank => prop_assert!(line.trim_ascii().is_empty()),
+                    Parsed::Answer(_) => prop_assert_eq!(line.trim_ascii().first(), Some(&b'{')),
+                }
+            }
+
+            /// Any result value passes through byte for byte.
+            #[test]
+            fn results_round_trip(value in json_value()) {
+                let text = serde_json::to_string(&value).unwrap();
+                let line = format!("{{\"result\":{text}}}");
+                match parse_response(line.as_bytes()) {
+                    Parsed::Answer(Ok(raw)) => prop_assert_eq!(raw.get(), text.as_str()),
+                    other => prop_assert!(false, "{:?}", other),
+                }
+            }
+
+            /// Object and string errors keep their code and message.
+            #[test]
+            fn errors_keep_code_and_message(code in ".{0,12}", message in ".{0,40}") {
+                let line = serde_json::json!({"error": {"code": code, "message": message}}).to_string();
+                match parse_response(line.as_bytes()) {
+                    Parsed::Answer(Err(e)) => {
+                        prop_assert_eq!(&e.code, &code);
+                        if !message.is_empty() {
+                            prop_assert_eq!(&e.message, &message);
+                        }
+                    }
+                    Parsed::Answer(Ok(_)) => prop_assert!(code.is_empty() && message.is_empty()),
+                    other => prop_assert!(false, "{:?}", other),
+                }
+                let line = serde_json::json!({"error": message}).to_string();
+                match parse_response(line.as_bytes()) {
+                    Parsed::Answer(Err(e)) => {
+                        prop_assert_eq!(e.code.as_str(), "");
+                        prop_assert_eq!(&e.message, &message);
+                    }
+                    Parsed::Answer(Ok(_)) => prop_assert!(message.is_empty()),
+                    other => prop_assert!(false, "{:?}", other),
+                }
+            }
+        }
+    }
 }
