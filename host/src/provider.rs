@@ -23,8 +23,9 @@ pub type ProviderFuture<'a> =
 
 /// Something that serves the methods of one capability.
 ///
-/// Implementations that block (a library call, a file write) do their own
-/// `spawn_blocking`; the host only awaits the future. Calls may run
+/// Implementations that block (a library call, a file write) move that work
+/// off the async workers themselves (the library provider's call pool,
+/// `spawn_blocking`); the host only awaits the future. Calls may run
 /// concurrently.
 pub trait Provider: Send + Sync + 'static {
     /// `payload` is the method's JSON payload (CONTRACT §3 shapes). Returns
