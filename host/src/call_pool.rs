@@ -7,19 +7,35 @@
 //!
 //! Each library provider gets its own [`CallPool`]: a queue and the threads
 //! that drain it. A thread that finishes a call takes the next queued one
-//! without parking, so under load calls flow with no wake-ups. The pool
-//! starts one thread and adds another only when a call has waited in the
-//! queue for [`STALL_AFTER`] with no thread free, which is what a blocking
-//! adapter looks like. So a blocked call delays no other capability (each
-//! has its own pool) and the calls queued behind it in its own capability by
-//! about a millisecond. Threads idle for [`IDLE_EXIT`] exit, down to one.
+//! without parking, and queueing a call for a busy thread wakes nobody, so
+//! under load calls flow with few wake-ups.
+//!
+//! The pool starts one thread. One process-wide watchdog thread looks at
+//! every saturated pool (calls queued, no thread free) each [`STALL_AFTER`].
+//! If every thread of the pool has been inside one call for longer than
+//! that, and is asleep in it (blocked on I/O, a lock, a sleep), the pool
+//! gets another thread. A thread that is running or waiting for a CPU is
+//! busy, not blocked: on a loaded machine the scheduler can hold a runnable
+//! thread back for milliseconds, and growing then would only add contention.
+//! Such a thread counts as stuck once one call has run for [`BUSY_STALL`].
+//! Where the thread state cannot be read (not Linux), age alone decides.
+//!
+//! So a blocked call delays no other capability (each has its own pool), and
+//! the calls queued behind it in its own capability by a few milliseconds.
+//! Threads idle for [`IDLE_EXIT`] exit, down to one.
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, Weak};
+use std::time::{Duration, Instant};
 
-/// How long a queued call waits for a busy thread before the pool grows.
-pub const STALL_AFTER: Duration = Duration::from_millis(1);
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+
+/// How long every thread of a saturated pool must have been asleep inside
+/// one call before the pool grows; also how often the watchdog looks.
+pub const STALL_AFTER: Duration = Duration::from_millis(2);
+/// How long one call may keep a thread running (not asleep) before the
+/// pool treats that thread as stuck.
+pub const BUSY_STALL: Duration = Duration::from_millis(100);
 /// How long a thread with nothing to do stays around.
 pub const IDLE_EXIT: Duration = Duration::from_secs(10);
 /// The most threads one provider may use at once.
@@ -30,38 +46,45 @@ type Job = Box<dyn FnOnce() + Send>;
 /// The queue and threads of one provider. Dropping it lets its threads
 /// finish what is queued and exit.
 pub struct CallPool {
+    jobs: Sender<Job>,
     shared: Arc<Shared>,
 }
 
 struct Shared {
     name: String,
-    state: Mutex<State>,
-    work: Condvar,
+    jobs: Receiver<Job>,
+    /// Threads alive or about to start.
+    threads: AtomicUsize,
+    /// Threads waiting for a call.
+    idle: AtomicUsize,
+    /// What each live thread is doing, for the watchdog.
+    workers: Mutex<Vec<Arc<Worker>>>,
+    epoch: Instant,
 }
 
-#[derive(Default)]
-struct State {
-    jobs: VecDeque<Job>,
-    threads: usize,
-    idle: usize,
-    /// Calls taken off the queue so far; lets a waiting caller tell whether
-    /// the queue moved.
-    started: u64,
-    /// Calls queued so far.
-    queued: u64,
-    closed: bool,
+/// One pool thread, as the watchdog sees it.
+struct Worker {
+    /// Kernel thread id, where the platform exposes one.
+    tid: Option<u32>,
+    /// When the current call started, in nanoseconds since the pool's
+    /// epoch plus one; 0 while the thread is not in a call.
+    call_started: AtomicU64,
 }
 
 impl CallPool {
     /// A pool whose threads are named after `name` (the adapter).
     pub fn new(name: &str) -> Self {
-        CallPool {
-            shared: Arc::new(Shared {
-                name: name.to_string(),
-                state: Mutex::new(State::default()),
-                work: Condvar::new(),
-            }),
-        }
+        let (jobs, receiver) = crossbeam_channel::unbounded();
+        let shared = Arc::new(Shared {
+            name: name.to_string(),
+            jobs: receiver,
+            threads: AtomicUsize::new(0),
+            idle: AtomicUsize::new(0),
+            workers: Mutex::new(Vec::new()),
+            epoch: Instant::now(),
+        });
+        watchdog().watch(&shared);
+        CallPool { jobs, shared }
     }
 
     /// Runs `call` on one of the pool's threads and returns its result.
@@ -70,110 +93,263 @@ impl CallPool {
         T: Send + 'static,
         F: FnOnce() -> T + Send + 'static,
     {
-        let (tx, mut rx) = tokio::sync::oneshot::channel();
-        let ticket = self.submit(Box::new(move || {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.submit(Box::new(move || {
             let _ = tx.send(call());
         }))?;
-        tokio::select! {
-            result = &mut rx => return result.map_err(|_| "adapter call was dropped".to_string()),
-            _ = tokio::time::sleep(STALL_AFTER) => {}
-        }
-        // Every thread is still busy with earlier calls: one may be blocked.
-        self.grow_if_stalled(ticket)?;
         rx.await.map_err(|_| "adapter call was dropped".to_string())
     }
 
-    /// Queues a job; returns its position in the sequence of queued jobs.
-    fn submit(&self, job: Job) -> Result<u64, String> {
-        let mut state = self.lock();
-        state.jobs.push_back(job);
-        state.queued += 1;
-        let ticket = state.queued;
-        if state.idle > 0 {
-            self.shared.work.notify_one();
-        } else if state.threads == 0 {
-            self.spawn(&mut state)?;
+    fn submit(&self, job: Job) -> Result<(), String> {
+        if self.shared.threads.load(Ordering::Acquire) == 0 {
+            self.shared.start_first()?;
         }
-        Ok(ticket)
-    }
-
-    /// Adds a thread if the job `ticket` has still not been taken.
-    fn grow_if_stalled(&self, ticket: u64) -> Result<(), String> {
-        let mut state = self.lock();
-        let waiting = state.started < ticket;
-        if waiting && state.idle == 0 && state.threads < MAX_THREADS {
-            self.spawn(&mut state)?;
+        self.jobs
+            .send(job)
+            .map_err(|_| "the adapter's call pool is closed".to_string())?;
+        if self.shared.idle.load(Ordering::SeqCst) == 0 {
+            // Every thread is busy: make sure the watchdog is looking.
+            watchdog().alert();
         }
         Ok(())
-    }
-
-    fn spawn(&self, state: &mut State) -> Result<(), String> {
-        let shared = self.shared.clone();
-        std::thread::Builder::new()
-            .name(format!("adapter-{}", self.shared.name))
-            .spawn(move || shared.work_loop())
-            .map_err(|e| format!("cannot start an adapter thread: {e}"))?;
-        state.threads += 1;
-        Ok(())
-    }
-
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.shared.lock()
     }
 
     /// Threads currently alive.
     #[cfg(test)]
     fn threads(&self) -> usize {
-        self.lock().threads
-    }
-}
-
-impl Drop for CallPool {
-    fn drop(&mut self) {
-        self.lock().closed = true;
-        self.shared.work.notify_all();
+        self.shared.threads.load(Ordering::SeqCst)
     }
 }
 
 impl Shared {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // A job never runs under the lock, so a poisoned lock only means a
-        // panic between two plain field updates: the state is still usable.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    /// Starts the pool's first thread, once.
+    fn start_first(self: &Arc<Self>) -> Result<(), String> {
+        if self
+            .threads
+            .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            self.spawn_counted()?;
+        }
+        Ok(())
+    }
+
+    /// Adds a thread unless the pool is at [`MAX_THREADS`].
+    fn grow(self: &Arc<Self>) -> Result<(), String> {
+        let grew = self
+            .threads
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < MAX_THREADS).then_some(n + 1)
+            })
+            .is_ok();
+        if grew {
+            self.spawn_counted()?;
+        }
+        Ok(())
+    }
+
+    /// Spawns a thread already counted in `threads`.
+    fn spawn_counted(self: &Arc<Self>) -> Result<(), String> {
+        let shared = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("adapter-{}", self.name))
+            .spawn(move || shared.work_loop());
+        if let Err(e) = spawned {
+            self.threads.fetch_sub(1, Ordering::AcqRel);
+            return Err(format!("cannot start an adapter thread: {e}"));
+        }
+        Ok(())
+    }
+
+    fn lock_workers(&self) -> MutexGuard<'_, Vec<Arc<Worker>>> {
+        // Only plain vector updates happen under the lock.
+        self.workers.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn work_loop(&self) {
-        let mut state = self.lock();
+        let me = Arc::new(Worker {
+            tid: current_tid(),
+            call_started: AtomicU64::new(0),
+        });
+        self.lock_workers().push(me.clone());
         loop {
-            if let Some(job) = state.jobs.pop_front() {
-                state.started += 1;
-                drop(state);
-                job();
-                state = self.lock();
-                continue;
-            }
-            if state.closed {
-                break;
-            }
-            state.idle += 1;
-            let (next, timeout) = self
-                .work
-                .wait_timeout(state, IDLE_EXIT)
-                .unwrap_or_else(|e| e.into_inner());
-            state = next;
-            state.idle -= 1;
-            if timeout.timed_out() && state.jobs.is_empty() && state.threads > 1 {
-                break;
+            self.idle.fetch_add(1, Ordering::SeqCst);
+            let next = self.jobs.recv_timeout(IDLE_EXIT);
+            self.idle.fetch_sub(1, Ordering::SeqCst);
+            match next {
+                Ok(job) => {
+                    let started = self.epoch.elapsed().as_nanos() as u64 + 1;
+                    me.call_started.store(started, Ordering::Release);
+                    job();
+                    me.call_started.store(0, Ordering::Release);
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    let left =
+                        self.threads
+                            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                                (n > 1).then_some(n - 1)
+                            });
+                    if left.is_ok() {
+                        break;
+                    }
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.threads.fetch_sub(1, Ordering::AcqRel);
+                    break;
+                }
             }
         }
-        state.threads -= 1;
+        self.lock_workers().retain(|w| !Arc::ptr_eq(w, &me));
+    }
+
+    /// Calls are waiting and no thread is free to take them.
+    fn saturated(&self) -> bool {
+        !self.jobs.is_empty() && self.idle.load(Ordering::SeqCst) == 0
+    }
+
+    /// Every thread is stuck in a call (see the module docs).
+    fn stalled(&self) -> bool {
+        let now = self.epoch.elapsed().as_nanos() as u64 + 1;
+        let workers = self.lock_workers();
+        // A thread still starting will take the next call itself.
+        let starting = workers.len() < self.threads.load(Ordering::Acquire);
+        !starting
+            && !workers.is_empty()
+            && workers.iter().all(|worker| {
+                let started = worker.call_started.load(Ordering::Acquire);
+                if started == 0 {
+                    return false;
+                }
+                let age = Duration::from_nanos(now.saturating_sub(started));
+                age >= BUSY_STALL || (age >= STALL_AFTER && !worker.running())
+            })
+    }
+}
+
+impl Worker {
+    /// Whether the thread is on a CPU or waiting for one. Unknown counts as
+    /// asleep, so age alone decides.
+    fn running(&self) -> bool {
+        let Some(tid) = self.tid else {
+            return false;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")) else {
+            return false;
+        };
+        // "tid (comm) S ...": the state follows the last parenthesis.
+        stat.rfind(')')
+            .and_then(|end| stat[end + 1..].trim_start().chars().next())
+            == Some('R')
+    }
+}
+
+/// The calling thread's kernel id: Linux's /proc/thread-self links to
+/// `<pid>/task/<tid>`.
+fn current_tid() -> Option<u32> {
+    let link = std::fs::read_link("/proc/thread-self").ok()?;
+    link.file_name()?.to_str()?.parse().ok()
+}
+
+/// The process-wide thread that grows stalled pools.
+struct Watchdog {
+    pools: Mutex<Vec<Weak<Shared>>>,
+    /// Set while the watchdog sleeps with no deadline.
+    asleep: AtomicBool,
+    wake: Condvar,
+}
+
+fn watchdog() -> &'static Watchdog {
+    static WATCHDOG: OnceLock<&'static Watchdog> = OnceLock::new();
+    WATCHDOG.get_or_init(|| {
+        let watchdog: &'static Watchdog = Box::leak(Box::new(Watchdog {
+            pools: Mutex::new(Vec::new()),
+            asleep: AtomicBool::new(false),
+            wake: Condvar::new(),
+        }));
+        let spawned = std::thread::Builder::new()
+            .name("adapter-watchdog".into())
+            .spawn(move || watchdog.run());
+        if let Err(e) = spawned {
+            // Pools still work; a blocked call just holds up its own queue.
+            tracing::error!("cannot start the adapter watchdog thread: {e}");
+        }
+        watchdog
+    })
+}
+
+impl Watchdog {
+    fn lock(&self) -> MutexGuard<'_, Vec<Weak<Shared>>> {
+        // Only plain vector updates happen under the lock.
+        self.pools.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn watch(&self, pool: &Arc<Shared>) {
+        self.lock().push(Arc::downgrade(pool));
+    }
+
+    /// Called after a call is queued with no free thread.
+    fn alert(&self) {
+        if self.asleep.load(Ordering::SeqCst) {
+            let _pools = self.lock();
+            self.wake.notify_one();
+        }
+    }
+
+    fn run(&self) {
+        let mut pools = self.lock();
+        loop {
+            if self.look(&mut pools) {
+                let (next, _) = self
+                    .wake
+                    .wait_timeout(pools, STALL_AFTER)
+                    .unwrap_or_else(|e| e.into_inner());
+                pools = next;
+                continue;
+            }
+            // Nothing waits anywhere: sleep until a submit finds every
+            // thread of its pool busy. Look once more after announcing it,
+            // so a call queued meanwhile is not missed.
+            self.asleep.store(true, Ordering::SeqCst);
+            if !pools
+                .iter()
+                .any(|w| w.upgrade().is_some_and(|p| p.saturated()))
+            {
+                pools = self.wake.wait(pools).unwrap_or_else(|e| e.into_inner());
+            }
+            self.asleep.store(false, Ordering::SeqCst);
+        }
+    }
+
+    /// Grows every saturated pool whose threads are all stuck; forgets
+    /// dropped pools. Returns whether any pool is saturated.
+    fn look(&self, pools: &mut Vec<Weak<Shared>>) -> bool {
+        let mut busy = false;
+        pools.retain(|pool| {
+            let Some(pool) = pool.upgrade() else {
+                return false;
+            };
+            if pool.saturated() {
+                busy = true;
+                if pool.stalled() {
+                    match pool.grow() {
+                        Ok(()) => tracing::debug!(
+                            adapter = %pool.name,
+                            threads = pool.threads.load(Ordering::Relaxed),
+                            "every adapter thread is blocked in a call; added one"
+                        ),
+                        Err(e) => tracing::error!(adapter = %pool.name, "{e}"),
+                    }
+                }
+            }
+            true
+        });
+        busy
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Instant;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -222,6 +398,51 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_saturated_pool_of_fast_calls_does_not_grow() {
+        let pool = Arc::new(CallPool::new("test"));
+        for _ in 0..20 {
+            let mut calls = Vec::new();
+            for i in 0..500u64 {
+                let pool = pool.clone();
+                calls.push(tokio::spawn(async move {
+                    pool.run(move || (0..200u64).fold(i, |a, b| a.wrapping_mul(31) ^ b))
+                        .await
+                }));
+            }
+            for call in calls {
+                call.await.unwrap().unwrap();
+            }
+        }
+        assert_eq!(pool.threads(), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_call_that_keeps_its_thread_running_gets_company() {
+        let pool = Arc::new(CallPool::new("test"));
+        let stop = Arc::new(AtomicBool::new(false));
+        let spinning = {
+            let pool = pool.clone();
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                pool.run(move || {
+                    let deadline = Instant::now() + Duration::from_secs(10);
+                    while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
+                        std::hint::spin_loop();
+                    }
+                })
+                .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        // The quick call waits about BUSY_STALL, not for the spinning one.
+        let quick = tokio::time::timeout(Duration::from_secs(5), pool.run(|| "quick")).await;
+        assert_eq!(quick.unwrap().unwrap(), "quick");
+        assert!(!spinning.is_finished());
+        stop.store(true, Ordering::Relaxed);
+        spinning.await.unwrap().unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn dropping_the_pool_ends_its_threads() {
         let ran = Arc::new(AtomicUsize::new(0));
         let shared = {
@@ -233,10 +454,10 @@ mod tests {
             pool.shared.clone()
         };
         let deadline = Instant::now() + Duration::from_secs(5);
-        while shared.lock().threads > 0 && Instant::now() < deadline {
+        while shared.threads.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));
         }
-        assert_eq!(shared.lock().threads, 0);
+        assert_eq!(shared.threads.load(Ordering::SeqCst), 0);
         assert_eq!(ran.load(Ordering::SeqCst), 1);
     }
 }
