@@ -18,6 +18,7 @@ pub mod error;
 pub mod extract;
 pub mod json_secrets;
 pub mod library;
+pub mod log_writer;
 pub mod middleware;
 pub mod openapi;
 pub mod provider;
@@ -77,26 +78,16 @@ pub async fn serve(env: &dyn Env) -> anyhow::Result<()> {
 /// Logs to stderr; `RUST_LOG` filters (default `info`). Audit records
 /// (target `audit`) are always written as one JSON object per line.
 ///
-/// Lines are written to stderr by a background thread, so request handlers
-/// never wait on the terminal or a pipe for their audit record; queued lines
-/// go out together in one write. The writer
-/// is not lossy: when its queue is full, handlers wait rather than drop
-/// audit records. Keep the returned guard alive until exit: dropping it
-/// flushes what is queued.
-#[must_use = "dropping the guard stops the log writer"]
-pub fn init_logging() -> tracing_appender::non_blocking::WorkerGuard {
+/// Lines are written to stderr by a background thread in batches (see
+/// [`log_writer`]), so request handlers never wait on the terminal or a
+/// pipe for their audit record, and no line is dropped. Keep the returned
+/// guard alive until exit: dropping it writes out what is buffered.
+pub fn init_logging() -> log_writer::LogGuard {
     use tracing_subscriber::util::SubscriberInitExt;
 
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        // The writer thread drains every queued line, then flushes: under
-        // load, many lines go out in one write instead of one write each.
-        .finish(std::io::BufWriter::with_capacity(
-            64 << 10,
-            std::io::stderr(),
-        ));
+    let (writer, guard) = log_writer::spawn(std::io::stderr());
     let _ = log_subscriber(filter, writer).try_init();
     guard
 }

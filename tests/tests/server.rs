@@ -154,3 +154,41 @@ fn bearer_token_and_unknown_routes() {
     let preflight = host.request("OPTIONS", "/incidents/query", None);
     assert_eq!(preflight.status, 200);
 }
+
+#[test]
+fn one_audit_line_per_successful_call_all_written_by_exit() {
+    let libs = TempDir::new("libs");
+    libs.copy_in(&library("opsorch_mock"), "libopsorch_mock.so");
+    let mut host = Host::start(&[
+        ("OPSORCH_PLUGIN_DIR", libs.path().to_str().unwrap()),
+        ("OPSORCH_INCIDENT_PROVIDER", "mock"),
+    ]);
+    let mut ids = Vec::new();
+    for _ in 0..300 {
+        let queried = host.post("/incidents/query", r#"{"limit":1}"#);
+        assert_eq!(queried.status, 200, "{}", queried.text());
+        ids.push(queried.header("x-request-id").unwrap().to_owned());
+    }
+    // A failed call is not audited.
+    let failed = host.post("/incidents/query", "[]");
+    assert_eq!(failed.status, 400);
+    let failed_id = failed.header("x-request-id").unwrap().to_owned();
+
+    // Lines are written in batches; exiting writes out the last one.
+    let status = host.terminate(Duration::from_secs(10)).expect("exits");
+    assert!(status.success(), "{status:?}");
+    let log = host.stderr();
+    let audited: Vec<Value> = log
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|record| record["message"] == "audit")
+        .collect();
+    assert_eq!(audited.len(), ids.len(), "{log}");
+    for (record, id) in audited.iter().zip(&ids) {
+        assert_eq!(record["request_id"], id.as_str());
+        assert_eq!(record["action"], "incident.query");
+    }
+    assert!(audited
+        .iter()
+        .all(|record| record["request_id"] != failed_id.as_str()));
+}
