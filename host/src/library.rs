@@ -299,22 +299,29 @@ impl Provider for LibraryProvider {
     fn call(&self, method: Method, payload: String) -> ProviderFuture<'_> {
         let object = self.object.clone();
         Box::pin(async move {
-            let result = self
-                .pool
-                .run(move || object.call(RStr::from_str(method.name()), RStr::from_str(&payload)))
+            // The result is checked and converted on the pool thread too:
+            // the library's string is freed by the thread that allocated it.
+            self.pool
+                .run(move || {
+                    match object.call(RStr::from_str(method.name()), RStr::from_str(&payload)) {
+                        RResult::ROk(json) => {
+                            RawValue::from_string(json.into_string()).map_err(|_| {
+                                ProviderError::new(
+                                    "invalid_result",
+                                    format!("{method} returned invalid JSON"),
+                                )
+                            })
+                        }
+                        RResult::RErr(e) => Err(ProviderError::new(
+                            e.code.into_string(),
+                            e.message.into_string(),
+                        )),
+                    }
+                })
                 .await
                 .map_err(|e| {
                     ProviderError::new("adapter_panic", format!("adapter call failed: {e}"))
-                })?;
-            match result {
-                RResult::ROk(json) => RawValue::from_string(json.into_string()).map_err(|_| {
-                    ProviderError::new("invalid_result", format!("{method} returned invalid JSON"))
-                }),
-                RResult::RErr(e) => Err(ProviderError::new(
-                    e.code.into_string(),
-                    e.message.into_string(),
-                )),
-            }
+                })?
         })
     }
 }

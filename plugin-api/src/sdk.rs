@@ -375,8 +375,11 @@ fn decode<T: DeserializeOwned>(payload: &str) -> Result<T> {
 }
 
 fn encode<T: Serialize>(value: Result<T>) -> Result<String> {
-    serde_json::to_string(&value?)
-        .map_err(|e| Error::new("internal", format!("encoding result: {e}")))
+    // Most results are a few KiB: start there rather than grow from 128 B.
+    let mut out = Vec::with_capacity(4096);
+    serde_json::to_writer(&mut out, &value?)
+        .map_err(|e| Error::new("internal", format!("encoding result: {e}")))?;
+    String::from_utf8(out).map_err(|e| Error::new("internal", format!("encoding result: {e}")))
 }
 
 macro_rules! provider_of {

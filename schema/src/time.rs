@@ -71,33 +71,68 @@ impl AsRef<DateTime<Utc>> for Timestamp {
     }
 }
 
+/// The longest Go RFC3339Nano text of a four-digit year:
+/// `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`.
+const TEXT_MAX: usize = 30;
+
+impl Timestamp {
+    /// Writes Go's RFC3339Nano form into `buf` and returns it, or `None` for
+    /// a year outside 0..=9999, which Go refuses to encode. Hand-rolled: a
+    /// timestamp is in nearly every record, and `write!` with padding
+    /// showed up as a tenth of an adapter's encoding time.
+    fn encode_into<'b>(&self, buf: &'b mut [u8; TEXT_MAX]) -> Option<&'b str> {
+        let t = &self.0;
+        let year = u32::try_from(t.year()).ok().filter(|y| *y <= 9999)?;
+        fn put(buf: &mut [u8], at: usize, value: u32, width: usize) {
+            let mut value = value;
+            for i in (0..width).rev() {
+                buf[at + i] = b'0' + (value % 10) as u8;
+                value /= 10;
+            }
+        }
+        put(buf, 0, year, 4);
+        buf[4] = b'-';
+        put(buf, 5, t.month(), 2);
+        buf[7] = b'-';
+        put(buf, 8, t.day(), 2);
+        buf[10] = b'T';
+        put(buf, 11, t.hour(), 2);
+        buf[13] = b':';
+        put(buf, 14, t.minute(), 2);
+        buf[16] = b':';
+        put(buf, 17, t.second(), 2);
+        let mut len = 19;
+        // chrono stores a leap second as nanosecond >= 1e9; Go has no leap
+        // seconds, so fold it into the fraction's range.
+        let mut nanos = t.nanosecond() % 1_000_000_000;
+        if nanos != 0 {
+            // Trailing zeros trimmed: the fraction is only as long as it
+            // needs to be.
+            let mut digits = 9;
+            while nanos.is_multiple_of(10) {
+                nanos /= 10;
+                digits -= 1;
+            }
+            buf[len] = b'.';
+            put(buf, len + 1, nanos, digits);
+            len += 1 + digits;
+        }
+        buf[len] = b'Z';
+        len += 1;
+        // Only ASCII digits and punctuation were written.
+        std::str::from_utf8(&buf[..len]).ok()
+    }
+}
+
 /// Go's RFC3339Nano: seconds always, fraction only as long as it needs to be.
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let t = &self.0;
-        if !(0..=9999).contains(&t.year()) {
+        match self.encode_into(&mut [0; TEXT_MAX]) {
+            Some(text) => f.write_str(text),
             // Go refuses to encode such years; chrono's signed form is the
             // least surprising thing we can do instead of failing.
-            return f.write_str(&t.to_rfc3339_opts(SecondsFormat::AutoSi, true));
+            None => f.write_str(&self.0.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
         }
-        write!(
-            f,
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-            t.year(),
-            t.month(),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second()
-        )?;
-        // chrono stores a leap second as nanosecond >= 1e9; Go has no leap
-        // seconds, so fold it into the fraction's range.
-        let nanos = t.nanosecond() % 1_000_000_000;
-        if nanos != 0 {
-            let digits = format!("{nanos:09}");
-            write!(f, ".{}", digits.trim_end_matches('0'))?;
-        }
-        f.write_str("Z")
     }
 }
 
@@ -111,7 +146,10 @@ impl std::str::FromStr for Timestamp {
 
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
+        match self.encode_into(&mut [0; TEXT_MAX]) {
+            Some(text) => serializer.serialize_str(text),
+            None => serializer.collect_str(self),
+        }
     }
 }
 

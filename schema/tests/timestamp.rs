@@ -1,6 +1,6 @@
 //! Timestamp must encode exactly like Go's `time.Time` in JSON.
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, TimeZone, Timelike, Utc};
 use opsorch_schema::Timestamp;
 use serde_json::json;
 
@@ -103,4 +103,53 @@ fn ordering_follows_time() {
     let b = Timestamp::parse_rfc3339("2026-11-29T09:37:53.2+02:00").unwrap();
     assert!(Timestamp::ZERO < a);
     assert!(a < b);
+}
+
+#[test]
+fn encoding_matches_a_reference_over_many_instants() {
+    // A reference built from chrono's own formatting, over years 0..=9999
+    // and fractions of every length, including leap-second nanoseconds.
+    fn reference(t: &DateTime<Utc>) -> String {
+        let nanos = t.timestamp_subsec_nanos() % 1_000_000_000;
+        let fraction = if nanos == 0 {
+            String::new()
+        } else {
+            format!(".{}", format!("{nanos:09}").trim_end_matches('0'))
+        };
+        // chrono's %S says 60 in a leap second; Go, with no leap seconds,
+        // stays at 59 and folds the extra second into the fraction.
+        format!(
+            "{}:{:02}{fraction}Z",
+            t.format("%Y-%m-%dT%H:%M"),
+            t.second()
+        )
+    }
+    let first = Utc.with_ymd_and_hms(0, 1, 1, 0, 0, 0).unwrap().timestamp();
+    let last = Utc
+        .with_ymd_and_hms(9999, 12, 31, 23, 59, 59)
+        .unwrap()
+        .timestamp();
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        state >> 11
+    };
+    for i in 0..100_000u64 {
+        let secs = first + (next() % (last - first + 1) as u64) as i64;
+        let nanos = match i % 4 {
+            0 => 0,
+            1 => (next() % 1000) as u32 * 1_000_000,
+            2 => (next() % 1_000_000_000) as u32,
+            _ => 1_000_000_000 + (next() % 1_000_000_000) as u32,
+        };
+        let Some(t) = DateTime::from_timestamp(secs, nanos) else {
+            continue;
+        };
+        let want = reference(&t);
+        let stamp = Timestamp::from(t);
+        assert_eq!(stamp.to_string(), want);
+        assert_eq!(encode(stamp), format!("\"{want}\""));
+    }
 }

@@ -74,7 +74,7 @@ async fn dispatch(
     let payload = (route.payload)(&input)?;
     let result = call_normalised(provider.as_ref(), route.method, payload).await?;
     let text = match route.reply {
-        Reply::Raw(_) => result.get().to_owned(),
+        Reply::Raw(_) => Box::<str>::from(result).into_string(),
         Reply::StatusOk => r#"{"status":"ok"}"#.to_owned(),
         Reply::Wrapped(key, _) => format!(r#"{{"{key}":{}}}"#, result.get()),
     };
