@@ -14,15 +14,17 @@ pub const TARGET: &str = "audit";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AuditAction(pub &'static str);
 
-/// Emits one audit record.
+/// Emits one audit record. The timestamp is Go's RFC3339Nano, like every
+/// other time the API writes. Fields are passed as `&str` so the JSON
+/// formatter writes them without formatting each into a string first.
 pub fn record(context: &RequestContext, action: &str) {
-    let timestamp = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+    let timestamp = opsorch_schema::Timestamp::now().to_string();
     tracing::info!(
         target: TARGET,
-        request_id = %context.request_id,
+        request_id = context.request_id.as_str(),
         actor_type = context.actor_type,
-        actor_id = %context.actor_id,
-        timestamp = %timestamp,
+        actor_id = context.actor_id.as_str(),
+        timestamp = timestamp.as_str(),
         action = action,
         "audit"
     );
