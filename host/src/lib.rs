@@ -110,15 +110,7 @@ where
         .with_writer(writer.clone())
         .with_ansi(false)
         .with_filter(filter_fn(|meta| meta.target() != audit::TARGET));
-    // The record's own `timestamp` field is the only one: the formatter's
-    // would be a duplicate key.
-    let audit_json = fmt::layer()
-        .json()
-        .without_time()
-        .flatten_event(true)
-        .with_current_span(false)
-        .with_span_list(false)
-        .with_writer(writer)
+    let audit_json = audit::AuditLayer::new(writer)
         .with_filter(filter_fn(|meta| meta.target() == audit::TARGET));
     tracing_subscriber::registry()
         .with(filter)
