@@ -47,7 +47,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::config::{ConfigError, Env};
-use crate::provider::{Provider, ProviderError, ProviderFactory, ProviderFuture};
+use crate::provider::{Json, Provider, ProviderError, ProviderFactory, ProviderFuture};
 
 /// The registered name of this provider.
 pub const NAME: &str = "json";
@@ -321,7 +321,7 @@ impl Provider for JsonSecretStore {
     fn call(&self, method: Method, payload: String) -> ProviderFuture<'_> {
         Box::pin(async move {
             match method {
-                Method::SecretGet => self.get(&payload),
+                Method::SecretGet => self.get(&payload).map(Json::from),
                 Method::SecretPut => {
                     let inner = Arc::clone(&self.inner);
                     tokio::task::spawn_blocking(move || JsonSecretStore::put(&inner, &payload))
@@ -329,7 +329,7 @@ impl Provider for JsonSecretStore {
                         .map_err(|e| {
                             ProviderError::new("", format!("secret write failed: {e}"))
                         })??;
-                    Ok(RawValue::NULL.to_owned())
+                    Ok(Json::from(RawValue::NULL.to_owned()))
                 }
                 other => Err(ProviderError::new(
                     "bad_request",

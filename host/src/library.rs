@@ -20,11 +20,12 @@ use abi_stable::std_types::{RResult, RStr};
 use opsorch_plugin_api::abi::{AdapterModule_Ref, HostLogger, LogLevel, ProviderObject};
 use opsorch_plugin_api::methods::{Capability, Method};
 use opsorch_plugin_api::protocol::Manifest;
-use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::call_pool::CallPool;
-use crate::provider::{Provider, ProviderError, ProviderFactory, ProviderFuture, ProviderRegistry};
+use crate::provider::{
+    Json, Provider, ProviderError, ProviderFactory, ProviderFuture, ProviderRegistry,
+};
 
 /// Why one library could not be used. `reason` is one short line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -299,19 +300,17 @@ impl Provider for LibraryProvider {
     fn call(&self, method: Method, payload: String) -> ProviderFuture<'_> {
         let object = self.object.clone();
         Box::pin(async move {
-            // The result is checked and converted on the pool thread too:
-            // the library's string is freed by the thread that allocated it.
+            // The result is checked on the pool thread too, and kept in the
+            // library's own string until it is written out.
             self.pool
                 .run(move || {
                     match object.call(RStr::from_str(method.name()), RStr::from_str(&payload)) {
-                        RResult::ROk(json) => {
-                            RawValue::from_string(json.into_string()).map_err(|_| {
-                                ProviderError::new(
-                                    "invalid_result",
-                                    format!("{method} returned invalid JSON"),
-                                )
-                            })
-                        }
+                        RResult::ROk(json) => Json::check(json).map_err(|_| {
+                            ProviderError::new(
+                                "invalid_result",
+                                format!("{method} returned invalid JSON"),
+                            )
+                        }),
                         RResult::RErr(e) => Err(ProviderError::new(
                             e.code.into_string(),
                             e.message.into_string(),
@@ -380,6 +379,42 @@ pub fn inspect(path: &Path) -> (String, bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use abi_stable::sabi_trait::TD_Opaque;
+    use abi_stable::std_types::RString;
+    use opsorch_plugin_api::abi::{AbiError, AbiProvider, AbiProvider_TO};
+
+    /// A provider written against the raw ABI, answering fixed text.
+    struct Fixed(&'static str);
+
+    impl AbiProvider for Fixed {
+        fn call(&self, _: RStr<'_>, _: RStr<'_>) -> RResult<RString, AbiError> {
+            RResult::ROk(self.0.into())
+        }
+    }
+
+    fn provider(text: &'static str) -> LibraryProvider {
+        LibraryProvider {
+            object: Arc::new(AbiProvider_TO::from_value(Fixed(text), TD_Opaque)),
+            pool: CallPool::new("fixed"),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn results_are_checked_and_passed_on_unchanged() {
+        let good = provider(r#"[{"id":"INC-1"}]"#)
+            .call(Method::IncidentQuery, "{}".into())
+            .await
+            .unwrap();
+        assert_eq!(&good.into_bytes()[..], br#"[{"id":"INC-1"}]"#);
+        for bad in [r#"[{"id":"INC-1"}"#, "", "not json", "{} {}"] {
+            let error = provider(bad)
+                .call(Method::IncidentQuery, "{}".into())
+                .await
+                .unwrap_err();
+            assert_eq!(error.code, "invalid_result", "{bad:?}");
+            assert_eq!(error.message, "incident.query returned invalid JSON");
+        }
+    }
 
     #[test]
     fn summarize_keeps_error_lines_of_layout_dumps() {

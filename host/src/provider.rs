@@ -19,7 +19,73 @@ use serde_json::{Map, Value};
 
 /// The future a provider call returns.
 pub type ProviderFuture<'a> =
-    Pin<Box<dyn Future<Output = Result<Box<RawValue>, ProviderError>> + Send + 'a>>;
+    Pin<Box<dyn Future<Output = Result<Json, ProviderError>> + Send + 'a>>;
+
+/// A provider's result: the text of one JSON value, already checked.
+///
+/// The text stays in whatever buffer the provider produced it in (a
+/// library's string, a parsed stdio line) until it is written as the
+/// response body: no copy on the way.
+pub struct Json(JsonText);
+
+enum JsonText {
+    Raw(Box<RawValue>),
+    Text(Box<dyn AsRef<str> + Send + Sync>),
+}
+
+impl Json {
+    /// Checks that `text` is one JSON value (surrounding whitespace
+    /// allowed) and keeps it as it is.
+    pub fn check<T>(text: T) -> Result<Json, serde_json::Error>
+    where
+        T: AsRef<str> + Send + Sync + 'static,
+    {
+        serde_json::from_str::<&RawValue>(text.as_ref())?;
+        Ok(Json(JsonText::Text(Box::new(text))))
+    }
+
+    /// The JSON text.
+    pub fn get(&self) -> &str {
+        match &self.0 {
+            JsonText::Raw(raw) => raw.get(),
+            JsonText::Text(text) => (**text).as_ref(),
+        }
+    }
+
+    /// Whether the value is `null`.
+    pub fn is_null(&self) -> bool {
+        self.get().trim() == "null"
+    }
+
+    /// The text as a response body, without copying it.
+    pub fn into_bytes(self) -> bytes::Bytes {
+        match self.0 {
+            JsonText::Raw(raw) => bytes::Bytes::from(String::from(Box::<str>::from(raw))),
+            JsonText::Text(text) => bytes::Bytes::from_owner(TextBytes(text)),
+        }
+    }
+}
+
+impl From<Box<RawValue>> for Json {
+    fn from(raw: Box<RawValue>) -> Self {
+        Json(JsonText::Raw(raw))
+    }
+}
+
+impl fmt::Debug for Json {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Json").field(&self.get()).finish()
+    }
+}
+
+/// A checked text's bytes, for [`bytes::Bytes::from_owner`].
+struct TextBytes(Box<dyn AsRef<str> + Send + Sync>);
+
+impl AsRef<[u8]> for TextBytes {
+    fn as_ref(&self) -> &[u8] {
+        (*self.0).as_ref().as_bytes()
+    }
+}
 
 /// Something that serves the methods of one capability.
 ///
@@ -29,7 +95,7 @@ pub type ProviderFuture<'a> =
 /// concurrently.
 pub trait Provider: Send + Sync + 'static {
     /// `payload` is the method's JSON payload (CONTRACT §3 shapes). Returns
-    /// the raw JSON result.
+    /// the JSON result.
     fn call(&self, method: Method, payload: String) -> ProviderFuture<'_>;
 }
 
@@ -173,14 +239,13 @@ pub async fn call_normalised(
     provider: &dyn Provider,
     method: Method,
     payload: String,
-) -> Result<Box<RawValue>, ProviderError> {
-    let raw = provider.call(method, payload).await?;
-    if raw.get().trim() == "null" {
+) -> Result<Json, ProviderError> {
+    let result = provider.call(method, payload).await?;
+    if result.is_null() {
         let empty = method.result_kind().empty_json();
-        return RawValue::from_string(empty.to_owned())
-            .map_err(|e| ProviderError::new("", format!("internal: {e}")));
+        return Json::check(empty).map_err(|e| ProviderError::new("", format!("internal: {e}")));
     }
-    Ok(raw)
+    Ok(result)
 }
 
 #[cfg(test)]
@@ -190,7 +255,7 @@ mod tests {
     struct Null;
     impl Provider for Null {
         fn call(&self, _: Method, _: String) -> ProviderFuture<'_> {
-            Box::pin(async { Ok(RawValue::from_string("null".into()).unwrap()) })
+            Box::pin(async { Ok(Json::check("null").unwrap()) })
         }
     }
     struct NullFactory;
@@ -202,6 +267,23 @@ mod tests {
         ) -> Result<Arc<dyn Provider>, String> {
             Ok(Arc::new(Null))
         }
+    }
+
+    #[test]
+    fn json_results_are_checked_and_kept_as_given() {
+        for bad in ["", "{", "[1,]", "nul", "1 2", "{\"a\":1}x"] {
+            assert!(Json::check(bad).is_err(), "{bad:?} accepted");
+        }
+        let text = " {\"id\":\"é\"}\n";
+        let checked = Json::check(text.to_string()).unwrap();
+        assert_eq!(checked.get(), text);
+        assert!(!checked.is_null());
+        assert_eq!(&checked.into_bytes()[..], text.as_bytes());
+
+        let raw = Json::from(RawValue::from_string("[1,2]".into()).unwrap());
+        assert_eq!(raw.get(), "[1,2]");
+        assert_eq!(&raw.into_bytes()[..], b"[1,2]");
+        assert!(Json::check(" null ").unwrap().is_null());
     }
 
     #[test]

@@ -25,7 +25,7 @@ use axum::body::Body;
 use axum::http::Request;
 use axum::Router;
 use opsorch::json_secrets::{decode_file, SecretKey, KEY_VAR};
-use opsorch::provider::call_normalised;
+use opsorch::provider::{call_normalised, Json};
 use opsorch::routes::table::ROUTES;
 use opsorch::selection::ProviderChoice;
 use opsorch::{
@@ -36,7 +36,6 @@ use opsorch_plugin_api::methods::{Capability, Method};
 use opsorch_plugin_api::protocol::{StdioResponse, WireError};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
-use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use tower::ServiceExt;
 
@@ -48,7 +47,7 @@ impl Provider for Echo {
     fn call(&self, method: Method, payload: String) -> ProviderFuture<'_> {
         Box::pin(async move {
             serde_json::from_str::<Value>(&payload).expect("the host sent valid JSON");
-            Ok(RawValue::from_string(method.result_kind().empty_json().to_owned()).unwrap())
+            Ok(Json::check(method.result_kind().empty_json()).unwrap())
         })
     }
 }
@@ -66,10 +65,10 @@ impl Provider for MemorySecrets {
             match method {
                 Method::SecretPut => {
                     map.insert(key, p["value"].as_str().unwrap_or_default().to_owned());
-                    Ok(RawValue::NULL.to_owned())
+                    Ok(Json::check("null").unwrap())
                 }
                 _ => match map.get(&key) {
-                    Some(v) => Ok(serde_json::value::to_raw_value(v).unwrap()),
+                    Some(v) => Ok(Json::from(serde_json::value::to_raw_value(v).unwrap())),
                     None => Err(ProviderError::new("not_found", "no such key")),
                 },
             }
@@ -409,7 +408,7 @@ fn stdio_response_lines_never_panic_and_normalise() {
                 impl Provider for Fixed {
                     fn call(&self, _: Method, _: String) -> ProviderFuture<'_> {
                         let text = self.0.clone();
-                        Box::pin(async move { Ok(RawValue::from_string(text).unwrap()) })
+                        Box::pin(async move { Ok(Json::check(text).unwrap()) })
                     }
                 }
                 let raw = result.get().to_owned();

@@ -323,7 +323,7 @@ impl Provider for Gate {
         Box::pin(async move {
             self.1.notify_one();
             let _permit = self.0.acquire().await.unwrap();
-            Ok(serde_json::value::RawValue::from_string(r#"[{"id":"old"}]"#.into()).unwrap())
+            Ok(opsorch::provider::Json::check(r#"[{"id":"old"}]"#).unwrap())
         })
     }
 }

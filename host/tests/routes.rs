@@ -507,7 +507,7 @@ async fn calls_run_concurrently() {
         fn call(&self, _: Method, _: String) -> opsorch::ProviderFuture<'_> {
             Box::pin(async move {
                 self.0.wait().await;
-                Ok(serde_json::value::RawValue::from_string("[]".into()).unwrap())
+                Ok(opsorch::provider::Json::check("[]").unwrap())
             })
         }
     }

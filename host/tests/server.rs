@@ -104,7 +104,7 @@ impl Provider for Slow {
     fn call(&self, _: Method, _: String) -> ProviderFuture<'_> {
         Box::pin(async {
             tokio::time::sleep(Duration::from_millis(400)).await;
-            Ok(serde_json::value::RawValue::from_string(r#"[{"id":"late"}]"#.into()).unwrap())
+            Ok(opsorch::provider::Json::check(r#"[{"id":"late"}]"#).unwrap())
         })
     }
 }

@@ -18,13 +18,15 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn health() -> Response {
-    json_response(StatusCode::OK, r#"{"status":"ok"}"#.into(), None)
+    json_response(StatusCode::OK, r#"{"status":"ok"}"#, None)
 }
 
 async fn openapi() -> Response {
-    static DOCUMENT: OnceLock<String> = OnceLock::new();
+    static DOCUMENT: OnceLock<bytes::Bytes> = OnceLock::new();
     let text = DOCUMENT.get_or_init(|| {
-        serde_json::to_string(&crate::openapi::document()).unwrap_or_else(|_| "{}".into())
+        serde_json::to_string(&crate::openapi::document())
+            .unwrap_or_else(|_| "{}".into())
+            .into()
     });
     json_response(StatusCode::OK, text.clone(), None)
 }

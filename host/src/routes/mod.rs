@@ -13,6 +13,7 @@ use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post, MethodRouter};
 use axum::Router;
+use bytes::Bytes;
 
 use crate::audit::AuditAction;
 use crate::error::ApiError;
@@ -73,14 +74,14 @@ async fn dispatch(
     };
     let payload = (route.payload)(&input)?;
     let result = call_normalised(provider.as_ref(), route.method, payload).await?;
-    let text = match route.reply {
-        Reply::Raw(_) => Box::<str>::from(result).into_string(),
-        Reply::StatusOk => r#"{"status":"ok"}"#.to_owned(),
-        Reply::Wrapped(key, _) => format!(r#"{{"{key}":{}}}"#, result.get()),
+    let body = match route.reply {
+        Reply::Raw(_) => result.into_bytes(),
+        Reply::StatusOk => Bytes::from_static(br#"{"status":"ok"}"#),
+        Reply::Wrapped(key, _) => format!(r#"{{"{key}":{}}}"#, result.get()).into(),
     };
     Ok(json_response(
         route.status,
-        text,
+        body,
         Some(route.audit_action()),
     ))
 }
@@ -88,7 +89,7 @@ async fn dispatch(
 /// A JSON response, with its audit action for the request gate.
 pub(crate) fn json_response(
     status: axum::http::StatusCode,
-    body: String,
+    body: impl Into<Bytes>,
     audit: Option<&'static str>,
 ) -> Response {
     let mut response = (
@@ -97,7 +98,7 @@ pub(crate) fn json_response(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         )],
-        body,
+        body.into(),
     )
         .into_response();
     if let Some(action) = audit {

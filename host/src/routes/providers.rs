@@ -98,7 +98,7 @@ async fn configure(
     tracing::info!(capability = %cap, provider = %choice.describe(), "provider configured");
     Ok(json_response(
         StatusCode::OK,
-        r#"{"status":"ok"}"#.into(),
+        r#"{"status":"ok"}"#,
         Some("provider.configured"),
     ))
 }

@@ -17,7 +17,7 @@ use tokio::time::Instant;
 use super::process::{CallError, Ending, PluginProcess, PluginSpec};
 use super::wire;
 use super::Transport;
-use crate::provider::{Provider, ProviderError, ProviderFuture};
+use crate::provider::{Json, Provider, ProviderError, ProviderFuture};
 
 /// The first restart after a failure is immediate; consecutive failures
 /// without a healthy run in between wait this long, doubling each time…
@@ -153,11 +153,7 @@ impl PluginPool {
         }
     }
 
-    async fn dispatch(
-        &self,
-        method: Method,
-        payload: String,
-    ) -> Result<Box<serde_json::value::RawValue>, ProviderError> {
+    async fn dispatch(&self, method: Method, payload: String) -> Result<Json, ProviderError> {
         let mut line = wire::encode_request(method.name(), &self.spec.config, &payload)?;
         let deadline = Instant::now() + self.spec.call_timeout;
         // A request that was never written may go to another (or a fresh)
@@ -165,7 +161,7 @@ impl PluginPool {
         for _ in 0..3 {
             let process = self.pick()?;
             match process.call(method, line, deadline).await {
-                Ok(result) => return Ok(result),
+                Ok(result) => return Ok(Json::from(result)),
                 Err(CallError::Failed(error)) => return Err(error),
                 Err(CallError::NotSent(unsent)) => line = unsent,
             }

@@ -8,13 +8,12 @@ use std::sync::{Arc, Mutex};
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
 use axum::Router;
-use opsorch::provider::ProviderSlot;
+use opsorch::provider::{Json, ProviderSlot};
 use opsorch::{
     AppState, HttpSettings, Provider, ProviderError, ProviderFactory, ProviderFuture,
     ProviderRegistry,
 };
 use opsorch_plugin_api::methods::{Capability, Method};
-use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use tower::ServiceExt;
 
@@ -85,9 +84,7 @@ impl Provider for FakeProvider {
             .get(&method)
             .cloned()
             .unwrap_or_else(|| Ok(method.result_kind().empty_json().to_owned()));
-        Box::pin(
-            async move { reply.map(|text| RawValue::from_string(text).expect("reply is JSON")) },
-        )
+        Box::pin(async move { reply.map(|text| Json::check(text).expect("reply is JSON")) })
     }
 }
 
