@@ -20,6 +20,11 @@
 //! Such a thread counts as stuck once one call has run for [`BUSY_STALL`].
 //! Where the thread state cannot be read (not Linux), age alone decides.
 //!
+//! Calls that keep their threads busy without blocking (an adapter doing
+//! real computation) grow the pool another way: when a call has waited
+//! [`QUEUE_STALL`] in the queue, the pool gets another thread, up to one
+//! per CPU. Beyond that, more threads would only share the same CPUs.
+//!
 //! So a blocked call delays no other capability (each has its own pool), and
 //! the calls queued behind it in its own capability by a few milliseconds.
 //! Threads idle for [`IDLE_EXIT`] exit, down to one.
@@ -36,12 +41,19 @@ pub const STALL_AFTER: Duration = Duration::from_millis(2);
 /// How long one call may keep a thread running (not asleep) before the
 /// pool treats that thread as stuck.
 pub const BUSY_STALL: Duration = Duration::from_millis(100);
+/// How long a call may wait in the queue before a pool with fewer threads
+/// than CPUs grows.
+pub const QUEUE_STALL: Duration = Duration::from_millis(10);
 /// How long a thread with nothing to do stays around.
 pub const IDLE_EXIT: Duration = Duration::from_secs(10);
 /// The most threads one provider may use at once.
 pub const MAX_THREADS: usize = 256;
 
-type Job = Box<dyn FnOnce() + Send>;
+/// A queued call, and when it was queued.
+struct Job {
+    queued: Instant,
+    run: Box<dyn FnOnce() + Send>,
+}
 
 /// The queue and threads of one provider. Dropping it lets its threads
 /// finish what is queued and exit.
@@ -57,6 +69,9 @@ struct Shared {
     threads: AtomicUsize,
     /// Threads waiting for a call.
     idle: AtomicUsize,
+    /// The longest a call taken since the watchdog's last look had waited
+    /// in the queue, in nanoseconds.
+    longest_wait: AtomicU64,
     /// What each live thread is doing, for the watchdog.
     workers: Mutex<Vec<Arc<Worker>>>,
     epoch: Instant,
@@ -80,6 +95,7 @@ impl CallPool {
             jobs: receiver,
             threads: AtomicUsize::new(0),
             idle: AtomicUsize::new(0),
+            longest_wait: AtomicU64::new(0),
             workers: Mutex::new(Vec::new()),
             epoch: Instant::now(),
         });
@@ -94,9 +110,12 @@ impl CallPool {
         F: FnOnce() -> T + Send + 'static,
     {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        self.submit(Box::new(move || {
-            let _ = tx.send(call());
-        }))?;
+        self.submit(Job {
+            queued: Instant::now(),
+            run: Box::new(move || {
+                let _ = tx.send(call());
+            }),
+        })?;
         rx.await.map_err(|_| "adapter call was dropped".to_string())
     }
 
@@ -178,9 +197,11 @@ impl Shared {
             self.idle.fetch_sub(1, Ordering::SeqCst);
             match next {
                 Ok(job) => {
+                    let waited = job.queued.elapsed().as_nanos() as u64;
+                    self.longest_wait.fetch_max(waited, Ordering::AcqRel);
                     let started = self.epoch.elapsed().as_nanos() as u64 + 1;
                     me.call_started.store(started, Ordering::Release);
-                    job();
+                    (job.run)();
                     me.call_started.store(0, Ordering::Release);
                 }
                 Err(RecvTimeoutError::Timeout) => {
@@ -320,22 +341,32 @@ impl Watchdog {
         }
     }
 
-    /// Grows every saturated pool whose threads are all stuck; forgets
-    /// dropped pools. Returns whether any pool is saturated.
+    /// Grows every saturated pool whose threads are all stuck, or whose
+    /// calls wait too long with fewer threads than CPUs; forgets dropped
+    /// pools. Returns whether any pool is saturated.
     fn look(&self, pools: &mut Vec<Weak<Shared>>) -> bool {
+        let cpus = cpus();
         let mut busy = false;
         pools.retain(|pool| {
             let Some(pool) = pool.upgrade() else {
                 return false;
             };
+            let waited = Duration::from_nanos(pool.longest_wait.swap(0, Ordering::AcqRel));
             if pool.saturated() {
                 busy = true;
-                if pool.stalled() {
+                let why = if pool.stalled() {
+                    Some("every adapter thread is blocked in a call")
+                } else if waited >= QUEUE_STALL && pool.threads.load(Ordering::Acquire) < cpus {
+                    Some("calls are waiting for busy adapter threads")
+                } else {
+                    None
+                };
+                if let Some(why) = why {
                     match pool.grow() {
                         Ok(()) => tracing::debug!(
                             adapter = %pool.name,
                             threads = pool.threads.load(Ordering::Relaxed),
-                            "every adapter thread is blocked in a call; added one"
+                            "{why}; added a thread"
                         ),
                         Err(e) => tracing::error!(adapter = %pool.name, "{e}"),
                     }
@@ -345,6 +376,12 @@ impl Watchdog {
         });
         busy
     }
+}
+
+/// The CPUs this process may use.
+fn cpus() -> usize {
+    static CPUS: OnceLock<usize> = OnceLock::new();
+    *CPUS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 #[cfg(test)]
@@ -413,7 +450,39 @@ mod tests {
                 call.await.unwrap().unwrap();
             }
         }
-        assert_eq!(pool.threads(), 1);
+        // Fast calls never block, so only the queue-wait rule could grow the
+        // pool (when the scheduler holds its thread back), and never past
+        // one thread per CPU.
+        assert!(
+            pool.threads() <= cpus().max(1),
+            "{} threads",
+            pool.threads()
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn calls_that_compute_for_a_while_get_a_thread_per_cpu() {
+        if cpus() < 2 {
+            return; // one thread per CPU is what a one-CPU machine has
+        }
+        let pool = Arc::new(CallPool::new("test"));
+        let mut calls = Vec::new();
+        for _ in 0..8 {
+            let pool = pool.clone();
+            calls.push(tokio::spawn(async move {
+                pool.run(|| {
+                    let until = Instant::now() + Duration::from_millis(30);
+                    while Instant::now() < until {
+                        std::hint::spin_loop();
+                    }
+                })
+                .await
+            }));
+        }
+        for call in calls {
+            call.await.unwrap().unwrap();
+        }
+        assert!(pool.threads() >= 2, "{} threads", pool.threads());
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
