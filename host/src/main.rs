@@ -38,7 +38,7 @@ enum PluginCommand {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let _log_writer = opsorch::init_logging();
+    let log_writer = opsorch::init_logging();
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => opsorch::serve(&opsorch::ProcessEnv).await,
         Command::Plugin {
@@ -56,6 +56,8 @@ async fn main() -> std::process::ExitCode {
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
+            // Log lines still buffered go out first, so this one is last.
+            drop(log_writer);
             // One line: the variable at fault and the reason.
             eprintln!("opsorch: {}", format!("{err:#}").replace('\n', " "));
             std::process::ExitCode::FAILURE
