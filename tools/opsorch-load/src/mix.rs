@@ -22,6 +22,7 @@
 use std::collections::VecDeque;
 use std::fmt;
 
+use opsorch_plugin_api::methods::Capability;
 use serde_json::Value;
 
 /// What a request exercises: a capability, or `meta` for health, CORS,
@@ -29,65 +30,27 @@ use serde_json::Value;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Cap {
     Meta,
-    Incident,
-    Alert,
-    Log,
-    Metric,
-    Ticket,
-    Messaging,
-    Service,
-    Deployment,
-    Team,
-    Orchestration,
+    Of(Capability),
 }
 
 impl Cap {
-    #[cfg(test)]
-    pub const ALL: [Cap; 11] = [
-        Cap::Meta,
-        Cap::Incident,
-        Cap::Alert,
-        Cap::Log,
-        Cap::Metric,
-        Cap::Ticket,
-        Cap::Messaging,
-        Cap::Service,
-        Cap::Deployment,
-        Cap::Team,
-        Cap::Orchestration,
-    ];
-
-    /// Parses a capability name as the host does: singular or plural, any case.
+    /// Parses a capability name as the host's `/providers/{cap}` does:
+    /// singular or plural, any case.
     pub fn parse(name: &str) -> Option<Cap> {
-        Some(match name.trim().to_ascii_lowercase().as_str() {
-            "incident" | "incidents" => Cap::Incident,
-            "alert" | "alerts" => Cap::Alert,
-            "log" | "logs" => Cap::Log,
-            "metric" | "metrics" => Cap::Metric,
-            "ticket" | "tickets" => Cap::Ticket,
-            "messaging" | "message" | "messages" => Cap::Messaging,
-            "service" | "services" => Cap::Service,
-            "deployment" | "deployments" => Cap::Deployment,
-            "team" | "teams" => Cap::Team,
-            "orchestration" | "orchestrations" => Cap::Orchestration,
-            _ => return None,
-        })
+        Capability::from_route_name(name.trim()).map(Cap::Of)
     }
 
     pub fn name(self) -> &'static str {
         match self {
             Cap::Meta => "meta",
-            Cap::Incident => "incident",
-            Cap::Alert => "alert",
-            Cap::Log => "log",
-            Cap::Metric => "metric",
-            Cap::Ticket => "ticket",
-            Cap::Messaging => "messaging",
-            Cap::Service => "service",
-            Cap::Deployment => "deployment",
-            Cap::Team => "team",
-            Cap::Orchestration => "orchestration",
+            Cap::Of(capability) => capability.name(),
         }
+    }
+}
+
+impl From<Capability> for Cap {
+    fn from(capability: Capability) -> Self {
+        Cap::Of(capability)
     }
 }
 
@@ -127,10 +90,10 @@ pub struct Req {
 }
 
 impl Req {
-    fn new(route: &'static str, cap: Cap, method: &'static str, path: String) -> Req {
+    fn new(route: &'static str, cap: impl Into<Cap>, method: &'static str, path: String) -> Req {
         Req {
             route,
-            cap,
+            cap: cap.into(),
             method,
             path,
             body: None,
@@ -162,37 +125,58 @@ pub const ROUTES: &[(&str, Cap)] = &[
     ("OPTIONS /incidents/query", Cap::Meta),
     ("GET /openapi.json", Cap::Meta),
     ("GET /providers/{cap}", Cap::Meta),
-    ("POST /incidents/query", Cap::Incident),
-    ("POST /incidents", Cap::Incident),
-    ("GET /incidents/{id}", Cap::Incident),
-    ("PATCH /incidents/{id}", Cap::Incident),
-    ("GET /incidents/{id}/timeline", Cap::Incident),
-    ("POST /incidents/{id}/timeline", Cap::Incident),
-    ("POST /alerts/query", Cap::Alert),
-    ("GET /alerts/{id}", Cap::Alert),
-    ("POST /logs/query", Cap::Log),
-    ("POST /metrics/query", Cap::Metric),
-    ("GET /metrics/describe", Cap::Metric),
-    ("POST /metrics/describe", Cap::Metric),
-    ("POST /tickets/query", Cap::Ticket),
-    ("POST /tickets", Cap::Ticket),
-    ("GET /tickets/{id}", Cap::Ticket),
-    ("PATCH /tickets/{id}", Cap::Ticket),
-    ("POST /messages/send", Cap::Messaging),
-    ("POST /services/query", Cap::Service),
-    ("POST /deployments/query", Cap::Deployment),
-    ("GET /deployments/{id}", Cap::Deployment),
-    ("POST /teams/query", Cap::Team),
-    ("GET /teams/{id}", Cap::Team),
-    ("GET /teams/{id}/members", Cap::Team),
-    ("POST /orchestration/plans/query", Cap::Orchestration),
-    ("GET /orchestration/plans/{planId}", Cap::Orchestration),
-    ("POST /orchestration/runs/query", Cap::Orchestration),
-    ("GET /orchestration/runs/{runId}", Cap::Orchestration),
-    ("POST /orchestration/runs", Cap::Orchestration),
+    ("POST /incidents/query", Cap::Of(Capability::Incident)),
+    ("POST /incidents", Cap::Of(Capability::Incident)),
+    ("GET /incidents/{id}", Cap::Of(Capability::Incident)),
+    ("PATCH /incidents/{id}", Cap::Of(Capability::Incident)),
+    (
+        "GET /incidents/{id}/timeline",
+        Cap::Of(Capability::Incident),
+    ),
+    (
+        "POST /incidents/{id}/timeline",
+        Cap::Of(Capability::Incident),
+    ),
+    ("POST /alerts/query", Cap::Of(Capability::Alert)),
+    ("GET /alerts/{id}", Cap::Of(Capability::Alert)),
+    ("POST /logs/query", Cap::Of(Capability::Log)),
+    ("POST /metrics/query", Cap::Of(Capability::Metric)),
+    ("GET /metrics/describe", Cap::Of(Capability::Metric)),
+    ("POST /metrics/describe", Cap::Of(Capability::Metric)),
+    ("POST /tickets/query", Cap::Of(Capability::Ticket)),
+    ("POST /tickets", Cap::Of(Capability::Ticket)),
+    ("GET /tickets/{id}", Cap::Of(Capability::Ticket)),
+    ("PATCH /tickets/{id}", Cap::Of(Capability::Ticket)),
+    ("POST /messages/send", Cap::Of(Capability::Messaging)),
+    ("POST /services/query", Cap::Of(Capability::Service)),
+    ("POST /deployments/query", Cap::Of(Capability::Deployment)),
+    ("GET /deployments/{id}", Cap::Of(Capability::Deployment)),
+    ("POST /teams/query", Cap::Of(Capability::Team)),
+    ("GET /teams/{id}", Cap::Of(Capability::Team)),
+    ("GET /teams/{id}/members", Cap::Of(Capability::Team)),
+    (
+        "POST /orchestration/plans/query",
+        Cap::Of(Capability::Orchestration),
+    ),
+    (
+        "GET /orchestration/plans/{planId}",
+        Cap::Of(Capability::Orchestration),
+    ),
+    (
+        "POST /orchestration/runs/query",
+        Cap::Of(Capability::Orchestration),
+    ),
+    (
+        "GET /orchestration/runs/{runId}",
+        Cap::Of(Capability::Orchestration),
+    ),
+    (
+        "POST /orchestration/runs",
+        Cap::Of(Capability::Orchestration),
+    ),
     (
         "POST /orchestration/runs/{runId}/steps/{stepId}/complete",
-        Cap::Orchestration,
+        Cap::Of(Capability::Orchestration),
     ),
 ];
 
@@ -285,7 +269,8 @@ const OPENAPI_EVERY: usize = 16;
 
 /// The `i`-th stateless request; `conn` keys the values a connection writes.
 pub fn stateless(i: usize, conn: usize, rng: &mut Rng) -> Req {
-    use Cap::*;
+    use Cap::Meta;
+    use Capability::*;
     let incident = || 1001 + (conn + i) % 25;
     match i % STATELESS {
         0 => Req::new("GET /health", Meta, "GET", "/health".into()),
@@ -472,23 +457,33 @@ pub fn stateless(i: usize, conn: usize, rng: &mut Rng) -> Req {
 /// The first request of chain number `n` (incident, ticket, run in turn).
 pub fn chain_start(n: u64, conn: usize, rng: &mut Rng) -> Req {
     match n % 3 {
-        0 => Req::new("POST /incidents", Cap::Incident, "POST", "/incidents".into())
-            .body(format!(
-                r#"{{"title":"Soak: {} latency","status":"open","severity":"{}","service":"{}"}}"#,
-                rng.pick(SERVICES),
-                rng.pick(INCIDENT_SEVERITIES),
-                rng.pick(SERVICES)
-            ))
-            .then(Then::IncidentCreated),
-        1 => Req::new("POST /tickets", Cap::Ticket, "POST", "/tickets".into())
-            .body(format!(
-                r#"{{"title":"Soak: rotate the {} certificate","description":"connection {conn}"}}"#,
-                rng.pick(SERVICES)
-            ))
-            .then(Then::TicketCreated),
+        0 => Req::new(
+            "POST /incidents",
+            Cap::Of(Capability::Incident),
+            "POST",
+            "/incidents".into(),
+        )
+        .body(format!(
+            r#"{{"title":"Soak: {} latency","status":"open","severity":"{}","service":"{}"}}"#,
+            rng.pick(SERVICES),
+            rng.pick(INCIDENT_SEVERITIES),
+            rng.pick(SERVICES)
+        ))
+        .then(Then::IncidentCreated),
+        1 => Req::new(
+            "POST /tickets",
+            Cap::Of(Capability::Ticket),
+            "POST",
+            "/tickets".into(),
+        )
+        .body(format!(
+            r#"{{"title":"Soak: rotate the {} certificate","description":"connection {conn}"}}"#,
+            rng.pick(SERVICES)
+        ))
+        .then(Then::TicketCreated),
         _ => Req::new(
             "POST /orchestration/runs",
-            Cap::Orchestration,
+            Cap::Of(Capability::Orchestration),
             "POST",
             "/orchestration/runs".into(),
         )
@@ -525,7 +520,7 @@ pub fn follow_up(req: &Req, body: &[u8], queue: &mut VecDeque<Req>) -> Result<()
             queue.extend([
                 Req::new(
                     "POST /incidents/{id}/timeline",
-                    Cap::Incident,
+                    Cap::Of(Capability::Incident),
                     "POST",
                     format!("{base}/timeline"),
                 )
@@ -533,16 +528,22 @@ pub fn follow_up(req: &Req, body: &[u8], queue: &mut VecDeque<Req>) -> Result<()
                 .created(),
                 Req::new(
                     "PATCH /incidents/{id}",
-                    Cap::Incident,
+                    Cap::Of(Capability::Incident),
                     "PATCH",
                     base.clone(),
                 )
                 .body(r#"{"status":"mitigated"}"#)
                 .created(),
-                Req::new("GET /incidents/{id}", Cap::Incident, "GET", base.clone()).created(),
+                Req::new(
+                    "GET /incidents/{id}",
+                    Cap::Of(Capability::Incident),
+                    "GET",
+                    base.clone(),
+                )
+                .created(),
                 Req::new(
                     "GET /incidents/{id}/timeline",
-                    Cap::Incident,
+                    Cap::Of(Capability::Incident),
                     "GET",
                     format!("{base}/timeline"),
                 )
@@ -553,10 +554,21 @@ pub fn follow_up(req: &Req, body: &[u8], queue: &mut VecDeque<Req>) -> Result<()
             let id = id()?;
             let path = format!("/tickets/{id}");
             queue.extend([
-                Req::new("GET /tickets/{id}", Cap::Ticket, "GET", path.clone()).created(),
-                Req::new("PATCH /tickets/{id}", Cap::Ticket, "PATCH", path)
-                    .body(r#"{"status":"in_progress","assignees":["soak@example.com"]}"#)
-                    .created(),
+                Req::new(
+                    "GET /tickets/{id}",
+                    Cap::Of(Capability::Ticket),
+                    "GET",
+                    path.clone(),
+                )
+                .created(),
+                Req::new(
+                    "PATCH /tickets/{id}",
+                    Cap::Of(Capability::Ticket),
+                    "PATCH",
+                    path,
+                )
+                .body(r#"{"status":"in_progress","assignees":["soak@example.com"]}"#)
+                .created(),
             ]);
         }
         Then::RunStarted => {
@@ -567,7 +579,7 @@ pub fn follow_up(req: &Req, body: &[u8], queue: &mut VecDeque<Req>) -> Result<()
                 queue.push_back(
                     Req::new(
                         "POST /orchestration/runs/{runId}/steps/{stepId}/complete",
-                        Cap::Orchestration,
+                        Cap::Of(Capability::Orchestration),
                         "POST",
                         format!("/orchestration/runs/{id}/steps/{step}/complete"),
                     )
@@ -578,7 +590,7 @@ pub fn follow_up(req: &Req, body: &[u8], queue: &mut VecDeque<Req>) -> Result<()
             queue.push_back(
                 Req::new(
                     "GET /orchestration/runs/{runId}",
-                    Cap::Orchestration,
+                    Cap::Of(Capability::Orchestration),
                     "GET",
                     format!("/orchestration/runs/{id}"),
                 )
@@ -660,9 +672,28 @@ mod tests {
         seen.insert("POST /orchestration/runs/{runId}/steps/{stepId}/complete");
         let all: BTreeSet<&str> = ROUTES.iter().map(|(r, _)| *r).collect();
         assert_eq!(seen, all);
-        for cap in Cap::ALL {
+        let routed = Capability::ROUTED.into_iter().map(Cap::Of);
+        for cap in std::iter::once(Cap::Meta).chain(routed) {
             assert!(ROUTES.iter().any(|(_, c)| *c == cap), "{cap}");
         }
+    }
+
+    #[test]
+    fn capability_names_parse_as_the_host_parses_them() {
+        assert_eq!(Cap::parse("Incidents"), Some(Cap::Of(Capability::Incident)));
+        assert_eq!(
+            Cap::parse(" messages "),
+            Some(Cap::Of(Capability::Messaging))
+        );
+        assert_eq!(
+            Cap::parse("orchestration"),
+            Some(Cap::Of(Capability::Orchestration))
+        );
+        for refused in ["secret", "meta", "", "incidentz"] {
+            assert_eq!(Cap::parse(refused), None, "{refused:?}");
+        }
+        assert_eq!(Cap::Of(Capability::Log).to_string(), "log");
+        assert_eq!(Cap::Meta.to_string(), "meta");
     }
 
     #[test]
@@ -715,8 +746,8 @@ mod tests {
 
     #[test]
     fn caps_parse_like_the_host() {
-        assert_eq!(Cap::parse("Incidents"), Some(Cap::Incident));
-        assert_eq!(Cap::parse("messages"), Some(Cap::Messaging));
+        assert_eq!(Cap::parse("Incidents"), Some(Cap::Of(Capability::Incident)));
+        assert_eq!(Cap::parse("messages"), Some(Cap::Of(Capability::Messaging)));
         assert_eq!(Cap::parse("secret"), None);
     }
 }
