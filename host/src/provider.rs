@@ -26,12 +26,7 @@ pub type ProviderFuture<'a> =
 /// The text stays in whatever buffer the provider produced it in (a
 /// library's string, a parsed stdio line) until it is written as the
 /// response body: no copy on the way.
-pub struct Json(JsonText);
-
-enum JsonText {
-    Raw(Box<RawValue>),
-    Text(Box<dyn AsRef<str> + Send + Sync>),
-}
+pub struct Json(Box<dyn AsRef<str> + Send + Sync>);
 
 impl Json {
     /// Checks that `text` is one JSON value (surrounding whitespace
@@ -41,15 +36,12 @@ impl Json {
         T: AsRef<str> + Send + Sync + 'static,
     {
         serde_json::from_str::<&RawValue>(text.as_ref())?;
-        Ok(Json(JsonText::Text(Box::new(text))))
+        Ok(Json(Box::new(text)))
     }
 
     /// The JSON text.
     pub fn get(&self) -> &str {
-        match &self.0 {
-            JsonText::Raw(raw) => raw.get(),
-            JsonText::Text(text) => (**text).as_ref(),
-        }
+        (*self.0).as_ref()
     }
 
     /// Whether the value is `null`.
@@ -59,16 +51,14 @@ impl Json {
 
     /// The text as a response body, without copying it.
     pub fn into_bytes(self) -> bytes::Bytes {
-        match self.0 {
-            JsonText::Raw(raw) => bytes::Bytes::from(String::from(Box::<str>::from(raw))),
-            JsonText::Text(text) => bytes::Bytes::from_owner(TextBytes(text)),
-        }
+        bytes::Bytes::from_owner(TextBytes(self.0))
     }
 }
 
+/// Already checked when it was parsed.
 impl From<Box<RawValue>> for Json {
     fn from(raw: Box<RawValue>) -> Self {
-        Json(JsonText::Raw(raw))
+        Json(Box::new(Box::<str>::from(raw)))
     }
 }
 
