@@ -100,6 +100,26 @@ impl TempDir {
         &self.0
     }
 
+    /// A fresh directory holding these workspace adapter libraries (by
+    /// crate name), for `OPSORCH_PLUGIN_DIR`.
+    pub fn with_libraries(tag: &str, crates: &[&str]) -> TempDir {
+        let dir = TempDir::new(tag);
+        for name in crates {
+            dir.add_library(name);
+        }
+        dir
+    }
+
+    /// Copies a workspace adapter library (see [`library`]) into this
+    /// directory under its own file name and returns the new path.
+    pub fn add_library(&self, crate_name: &str) -> PathBuf {
+        let file = library(crate_name);
+        let name = file.file_name().expect("a library file name").to_owned();
+        let dest = self.0.join(name);
+        std::fs::copy(&file, &dest).expect("copy into temp dir");
+        dest
+    }
+
     /// Copies `file` into this directory under `name` and returns the new path.
     pub fn copy_in(&self, file: &Path, name: &str) -> PathBuf {
         let dest = self.0.join(name);

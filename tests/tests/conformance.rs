@@ -3,7 +3,7 @@
 //! the stable-ABI library (`libopsorch_mock.so`) and the stdio plugin binary
 //! (`opsorch-mock-plugin`). Both must behave identically.
 
-use opsorch_e2e::{binary, library, Host, TempDir, CAPABILITY_ENV_KEYS as CAPS};
+use opsorch_e2e::{binary, Host, TempDir, CAPABILITY_ENV_KEYS as CAPS};
 use serde_json::{json, Value};
 
 enum Transport {
@@ -16,7 +16,7 @@ fn start(transport: Transport) -> (Host, TempDir) {
     let mut env: Vec<(String, String)> = Vec::new();
     match transport {
         Transport::Library => {
-            dir.copy_in(&library("opsorch_mock"), "libopsorch_mock.so");
+            dir.add_library("opsorch_mock");
             env.push((
                 "OPSORCH_PLUGIN_DIR".into(),
                 dir.path().display().to_string(),

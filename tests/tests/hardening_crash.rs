@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use opsorch::json_secrets::{decode_file, SecretKey, KEY_VAR};
-use opsorch_e2e::{library, Host, TempDir};
+use opsorch_e2e::{Host, TempDir};
 use serde_json::{json, Value};
 
 const ROUNDS: u64 = 15;
@@ -60,8 +60,7 @@ impl Jitter {
 
 #[test]
 fn sigkill_during_provider_configuration_never_corrupts_the_store() {
-    let libs = TempDir::new("crash-libs");
-    libs.copy_in(&library("opsorch_mock"), "libopsorch_mock.so");
+    let libs = TempDir::with_libraries("crash-libs", &["opsorch_mock"]);
     let dir = TempDir::new("crash");
     let file = dir.path().join("secrets.json");
     std::fs::write(&file, r#"{"unrelated":"kept"}"#).unwrap();

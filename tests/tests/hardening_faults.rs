@@ -3,11 +3,8 @@
 //! host answers each with the contract's JSON, keeps serving the other
 //! capabilities meanwhile, and is still healthy at the end.
 
-mod hardening_support;
-
 use std::time::{Duration, Instant};
 
-use hardening_support::*;
 use opsorch_e2e::{http, Host, TempDir};
 use serde_json::json;
 
@@ -18,7 +15,7 @@ const CONSTRUCTOR_PANICS: usize = 20;
 
 #[test]
 fn library_faults_are_contained() {
-    let libs = plugin_dir(&["opsorch_mock", "opsorch_faulty"]);
+    let libs = TempDir::with_libraries("hardening-libs", &["opsorch_mock", "opsorch_faulty"]);
     let dir = TempDir::new("faults");
     let secrets = dir.path().join("secrets.json");
     std::fs::write(&secrets, "{}").unwrap();

@@ -14,7 +14,7 @@ use opsorch_e2e::{Host, TempDir};
 use serde_json::json;
 
 fn mock_host(extra: &[(&str, &str)]) -> (Host, TempDir, TempDir) {
-    let libs = plugin_dir(&["opsorch_mock"]);
+    let libs = TempDir::with_libraries("hardening-libs", &["opsorch_mock"]);
     let dir = TempDir::new("hardening-input");
     let secrets = dir.path().join("secrets.json");
     std::fs::write(&secrets, "{}").unwrap();
@@ -388,7 +388,7 @@ fn odd_ids_are_opaque_or_rejected_never_a_crash() {
 
 #[test]
 fn request_timeout_answers_504_and_other_capabilities_go_on() {
-    let libs = plugin_dir(&["opsorch_mock", "opsorch_faulty"]);
+    let libs = TempDir::with_libraries("hardening-libs", &["opsorch_mock", "opsorch_faulty"]);
     let host = Host::start(&[
         ("OPSORCH_PLUGIN_DIR", libs.path().to_str().unwrap()),
         ("OPSORCH_SERVICE_PROVIDER", "sleepy"),

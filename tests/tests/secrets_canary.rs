@@ -58,8 +58,7 @@ impl Driven {
 
 #[test]
 fn canaries_never_appear_in_responses_or_logs() {
-    let libs = TempDir::new("canary-libs");
-    libs.copy_in(&library("opsorch_mock"), "libopsorch_mock.so");
+    let libs = TempDir::with_libraries("canary-libs", &["opsorch_mock"]);
     libs.copy_in(&library("opsorch_faulty"), "libopsorch_faulty.so");
     let plugins = TempDir::new("canary-plugins");
     let faulty_plugin = plugins.copy_in(&binary("stdio-faulty"), "stdio-faulty");

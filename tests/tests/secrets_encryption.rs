@@ -4,7 +4,7 @@
 //! wrong setup refuses start-up with one line naming the variable and never
 //! quoting the key.
 
-use opsorch_e2e::{library, Host, Started, TempDir};
+use opsorch_e2e::{Host, Started, TempDir};
 use serde_json::{json, Value};
 
 const KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
@@ -20,8 +20,7 @@ struct Setup {
 
 impl Setup {
     fn new(content: &str) -> Setup {
-        let libs = TempDir::new("enc-libs");
-        libs.copy_in(&library("opsorch_mock"), "libopsorch_mock.so");
+        let libs = TempDir::with_libraries("enc-libs", &["opsorch_mock"]);
         let dir = TempDir::new("enc");
         let file = dir.path().join("secrets.json");
         std::fs::write(&file, content).unwrap();

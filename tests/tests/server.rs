@@ -7,7 +7,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
-use opsorch_e2e::{library, Host, Started, TempDir};
+use opsorch_e2e::{Host, Started, TempDir};
 use serde_json::{json, Value};
 
 #[test]
@@ -15,8 +15,7 @@ fn health_501_and_json_secret_round_trip_across_a_restart() {
     let dir = TempDir::new("secrets");
     let secrets = dir.path().join("secrets.json");
     std::fs::write(&secrets, r#"{"unrelated":"kept"}"#).unwrap();
-    let libs = TempDir::new("libs");
-    libs.copy_in(&library("opsorch_mock"), "libopsorch_mock.so");
+    let libs = TempDir::with_libraries("libs", &["opsorch_mock"]);
     let secret_config = json!({ "path": secrets.display().to_string() }).to_string();
     let env = [
         ("OPSORCH_SECRET_PROVIDER", "json"),
@@ -157,8 +156,7 @@ fn bearer_token_and_unknown_routes() {
 
 #[test]
 fn one_audit_line_per_successful_call_all_written_by_exit() {
-    let libs = TempDir::new("libs");
-    libs.copy_in(&library("opsorch_mock"), "libopsorch_mock.so");
+    let libs = TempDir::with_libraries("libs", &["opsorch_mock"]);
     let mut host = Host::start(&[
         ("OPSORCH_PLUGIN_DIR", libs.path().to_str().unwrap()),
         ("OPSORCH_INCIDENT_PROVIDER", "mock"),

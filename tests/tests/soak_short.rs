@@ -56,7 +56,7 @@ fn load(host: &Host, dir: &Path, extra: &[&str]) -> (bool, serde_json::Value) {
 }
 
 fn library_host(dir: &TempDir) -> Host {
-    dir.copy_in(&library("opsorch_mock"), "libopsorch_mock.so");
+    dir.add_library("opsorch_mock");
     dir.copy_in(&library("opsorch_faulty"), "libopsorch_faulty.so");
     let secrets = dir.path().join("secrets.json");
     std::fs::write(&secrets, "{}").unwrap();

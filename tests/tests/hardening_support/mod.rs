@@ -6,16 +6,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use opsorch_e2e::{library, parse_response, Response, TempDir};
-
-/// A plugin directory holding the given fixture libraries.
-pub fn plugin_dir(crates: &[&str]) -> TempDir {
-    let dir = TempDir::new("hardening-libs");
-    for name in crates {
-        dir.copy_in(&library(name), &format!("lib{name}.so"));
-    }
-    dir
-}
+use opsorch_e2e::{parse_response, Response};
 
 /// `OPSORCH_<CAP>_PROVIDER=mock` for every routed capability.
 pub const ALL_MOCK: [(&str, &str); 10] = [
