@@ -7,7 +7,7 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 
-use super::json_response;
+use super::{json_response, STATUS_OK};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -18,7 +18,7 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn health() -> Response {
-    json_response(StatusCode::OK, r#"{"status":"ok"}"#, None)
+    json_response(StatusCode::OK, STATUS_OK, None)
 }
 
 async fn openapi() -> Response {

@@ -76,7 +76,7 @@ async fn dispatch(
     let result = call_normalised(provider.as_ref(), route.method, payload).await?;
     let body = match route.reply {
         Reply::Raw(_) => result.into_bytes(),
-        Reply::StatusOk => Bytes::from_static(br#"{"status":"ok"}"#),
+        Reply::StatusOk => Bytes::from_static(STATUS_OK.as_bytes()),
         Reply::Wrapped(key, _) => format!(r#"{{"{key}":{}}}"#, result.get()).into(),
     };
     Ok(json_response(
@@ -85,6 +85,9 @@ async fn dispatch(
         Some(route.audit_action()),
     ))
 }
+
+/// The body of `/health` and of every call whose result is only success.
+pub(crate) const STATUS_OK: &str = r#"{"status":"ok"}"#;
 
 /// A JSON response, with its audit action for the request gate.
 pub(crate) fn json_response(

@@ -17,7 +17,7 @@ use opsorch_plugin_api::methods::Capability;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::json_response;
+use super::{json_response, STATUS_OK};
 use crate::error::ApiError;
 use crate::extract::JsonBody;
 use crate::selection::{self, ProviderChoice};
@@ -98,7 +98,7 @@ async fn configure(
     tracing::info!(capability = %cap, provider = %choice.describe(), "provider configured");
     Ok(json_response(
         StatusCode::OK,
-        r#"{"status":"ok"}"#,
+        STATUS_OK,
         Some("provider.configured"),
     ))
 }
