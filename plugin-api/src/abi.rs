@@ -36,8 +36,9 @@ use abi_stable::sabi_types::VersionStrings;
 use abi_stable::std_types::{RBox, RResult, RStr, RString};
 use abi_stable::{declare_root_module_statics, package_version_strings, sabi_trait, StableAbi};
 
+use crate::error::Error;
 use crate::methods::Capability;
-use crate::sdk::{Adapter, Config, Error, ProviderInstance};
+use crate::sdk::{Adapter, Config, ProviderInstance};
 
 /// The interface version libraries are built against (this crate's version).
 pub const INTERFACE_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -186,7 +187,7 @@ pub(crate) fn panic_error(what: &str) -> Error {
 }
 
 fn adapter() -> Result<&'static Adapter, Error> {
-    installed_adapter().ok_or_else(|| Error::new("internal", "adapter not initialised"))
+    installed_adapter().ok_or_else(|| Error::internal("adapter not initialised"))
 }
 
 extern "C" fn ffi_manifest() -> RResult<RString, AbiError> {
@@ -194,7 +195,7 @@ extern "C" fn ffi_manifest() -> RResult<RString, AbiError> {
         let manifest = adapter()?.manifest();
         serde_json::to_string(&manifest)
             .map(RString::from)
-            .map_err(|e| Error::new("internal", e.to_string()))
+            .map_err(|e| Error::internal(e.to_string()))
     })
 }
 

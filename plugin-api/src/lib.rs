@@ -59,6 +59,7 @@
 #![allow(non_local_definitions, non_camel_case_types)]
 
 pub mod abi;
+pub mod error;
 pub mod log;
 pub mod methods;
 pub mod protocol;
@@ -69,6 +70,7 @@ mod stdio;
 pub use abi_stable;
 pub use opsorch_schema as schema;
 
+pub use error::{Error, ErrorKind};
 pub use methods::{Capability, Method, ResultKind};
 pub use sdk::*;
 pub use stdio::{serve, serve_stdio};

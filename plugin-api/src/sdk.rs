@@ -2,11 +2,10 @@
 //! [`Adapter`] registration builder and the dispatch from wire method names to
 //! trait methods.
 
-use std::fmt;
-
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::error::Error;
 use crate::methods::{Capability, Method};
 use crate::protocol::{
     CompleteStepPayload, IdPayload, Manifest, PlanIdPayload, ProviderEntry, RunIdPayload,
@@ -20,65 +19,6 @@ pub type Config = serde_json::Map<String, serde_json::Value>;
 
 /// The result type of every provider method.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-/// An adapter error: a machine-readable code and a human message.
-///
-/// The host maps `not_found` to 404, `bad_request` to 400 and any other code
-/// to 502. Messages reach API clients, so they must never contain secrets or
-/// raw upstream payloads.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Error {
-    code: String,
-    message: String,
-}
-
-impl Error {
-    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
-        Error {
-            code: code.into(),
-            message: message.into(),
-        }
-    }
-
-    /// The resource does not exist (HTTP 404).
-    pub fn not_found(message: impl Into<String>) -> Self {
-        Error::new("not_found", message)
-    }
-
-    /// The request is invalid (HTTP 400).
-    pub fn bad_request(message: impl Into<String>) -> Self {
-        Error::new("bad_request", message)
-    }
-
-    /// The adapter does not implement `method` (HTTP 502 `unsupported`).
-    pub fn unsupported(method: Method) -> Self {
-        Error::new(
-            "unsupported",
-            format!("{method} is not supported by this provider"),
-        )
-    }
-
-    /// The upstream system failed (HTTP 502 `upstream_error`).
-    pub fn upstream(message: impl Into<String>) -> Self {
-        Error::new("upstream_error", message)
-    }
-
-    pub fn code(&self) -> &str {
-        &self.code
-    }
-
-    pub fn message(&self) -> &str {
-        &self.message
-    }
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.code, self.message)
-    }
-}
-
-impl std::error::Error for Error {}
 
 macro_rules! unsupported {
     ($method:ident) => {
@@ -378,8 +318,8 @@ fn encode<T: Serialize>(value: Result<T>) -> Result<String> {
     // Most results are a few KiB: start there rather than grow from 128 B.
     let mut out = Vec::with_capacity(4096);
     serde_json::to_writer(&mut out, &value?)
-        .map_err(|e| Error::new("internal", format!("encoding result: {e}")))?;
-    String::from_utf8(out).map_err(|e| Error::new("internal", format!("encoding result: {e}")))
+        .map_err(|e| Error::internal(format!("encoding result: {e}")))?;
+    String::from_utf8(out).map_err(|e| Error::internal(format!("encoding result: {e}")))
 }
 
 macro_rules! provider_of {

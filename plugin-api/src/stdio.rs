@@ -9,9 +9,10 @@
 use std::collections::HashMap;
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 
+use crate::error::Error;
 use crate::methods::{Capability, Method};
 use crate::protocol::{IncomingRequest, WireError, PLUGIN_INFO_METHOD};
-use crate::sdk::{Adapter, Config, Error, ProviderInstance};
+use crate::sdk::{Adapter, Config, ProviderInstance};
 
 /// Serves `adapter` on stdin/stdout until stdin closes.
 ///
@@ -69,7 +70,7 @@ fn handle_line(
         .map_err(|e| Error::bad_request(format!("invalid request line: {e}")))?;
     if request.method == PLUGIN_INFO_METHOD {
         return serde_json::to_string(&adapter.manifest())
-            .map_err(|e| Error::new("internal", e.to_string()));
+            .map_err(|e| Error::internal(e.to_string()));
     }
     let method = Method::from_name(&request.method)
         .ok_or_else(|| Error::bad_request(format!("unknown method {:?}", request.method)))?;
