@@ -3,13 +3,11 @@
 //! the mock plugin) keeps answering during and after the fault. Every wait
 //! is bounded.
 
-mod stdio_support;
-
 use std::time::{Duration, Instant};
 
+use crate::stdio_support::*;
 use opsorch_e2e::Host;
 use serde_json::Value;
-use stdio_support::*;
 
 /// A host with `incident` on the faulty fixture (`config`) and `service` on
 /// the mock plugin.

@@ -4,12 +4,10 @@
 //! unauthenticated API on a non-loopback address. After each batch the host
 //! still answers `/health`: nothing panicked and nothing hung.
 
-mod hardening_support;
-
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use hardening_support::*;
+use crate::hardening_support::*;
 use opsorch_e2e::{Host, TempDir};
 use serde_json::json;
 

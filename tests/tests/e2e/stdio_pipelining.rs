@@ -2,14 +2,12 @@
 //! answer reaches its own request, lock-step plugins still work, and a pool
 //! (`"processes": 3`) runs and uses three processes.
 
-mod stdio_support;
-
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use crate::stdio_support::*;
 use opsorch_e2e::Host;
 use serde_json::json;
-use stdio_support::*;
 
 #[test]
 fn concurrent_calls_are_pipelined_through_one_process() {

@@ -3,11 +3,9 @@
 //! the SDK-built mock plugin, a plugin as the secret provider, the config
 //! the plugin receives, and the allowlist for plugins set through the API.
 
-mod stdio_support;
-
+use crate::stdio_support::*;
 use opsorch_e2e::{Host, TempDir};
 use serde_json::json;
-use stdio_support::*;
 
 #[test]
 fn a_go_style_plugin_works_through_the_host() {

@@ -3,13 +3,11 @@
 //! kept-alive connection left idle, an oversized request head, and more
 //! idle connections than the cap. Each time a normal client is served.
 
-mod hardening_support;
-
 use std::io::Write;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use hardening_support::*;
+use crate::hardening_support::*;
 use opsorch_e2e::Host;
 
 const HEADER_TIMEOUT_MS: u64 = 600;

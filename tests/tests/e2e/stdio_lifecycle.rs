@@ -2,12 +2,10 @@
 //! in the host log, and shutdown: in-flight calls finish and no plugin
 //! process outlives the host.
 
-mod stdio_support;
-
 use std::time::{Duration, Instant};
 
+use crate::stdio_support::*;
 use opsorch_e2e::{Host, Started, TempDir};
-use stdio_support::*;
 
 fn refusal(env: &[(&str, &str)]) -> String {
     // `try_start` collects stderr right after the exit, and its reader

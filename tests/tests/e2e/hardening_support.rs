@@ -1,6 +1,6 @@
 //! Raw-socket helpers shared by the hardening tests: requests no well-behaved
 //! client would send, and bounded waits for what the server does with them.
-#![allow(dead_code)] // Each test file uses a different subset.
+#![allow(dead_code)] // Each topic uses a different subset.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
