@@ -4,8 +4,10 @@
 //!
 //! The tests use the artefacts of the same cargo profile they were built
 //! with (`target/debug` under `cargo test`). `scripts/test` builds them all
-//! before running the suite; a missing artefact fails with a message saying
-//! so. The HTTP client is hand-written on purpose: the hardening tests need
+//! before running the suite. `cargo test` cannot build them itself (it holds
+//! the build lock while tests run), so an artefact that is missing, or older
+//! than one of the sources cargo recorded for it (its `.d` dep-info file),
+//! fails the test with a message saying how to build it. The HTTP client is hand-written on purpose: the hardening tests need
 //! to send bytes no well-behaved client would (invalid UTF-8, bad framing).
 
 use std::collections::BTreeMap;
@@ -60,10 +62,129 @@ fn artefact(name: &str) -> PathBuf {
     let path = artefact_dir().join(name);
     assert!(
         path.exists(),
-        "{} is not built; run scripts/test (or `cargo build --workspace`) first",
+        "{} is not built; run scripts/test (or `cargo build --workspace --bins --lib`) first",
         path.display()
     );
+    if let Err(stale) = check_fresh(&path) {
+        panic!("{stale}; run scripts/test (or `cargo build --workspace --bins --lib`) first");
+    }
     path
+}
+
+/// Why an artefact cannot be trusted to match the sources.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Stale {
+    /// Cargo's dep-info file (`<artefact>.d`) is missing or unreadable.
+    NoDepInfo(PathBuf),
+    /// A source the artefact was built from is newer than it, or gone.
+    Source { artefact: PathBuf, source: PathBuf },
+}
+
+impl std::fmt::Display for Stale {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Stale::NoDepInfo(d) => write!(
+                f,
+                "{} is missing: cannot tell what it was built from",
+                d.display()
+            ),
+            Stale::Source { artefact, source } => write!(
+                f,
+                "{} is older than its source {} (or that source is gone)",
+                artefact.display(),
+                source.display()
+            ),
+        }
+    }
+}
+
+/// Checks that `artefact` is at least as new as every source listed in the
+/// dep-info file cargo wrote next to it (`target/debug/opsorch.d` for
+/// `target/debug/opsorch`, `libx.d` for `libx.so`). With
+/// `OPSORCH_ARTEFACT_DIR` set (artefacts built elsewhere) a missing dep-info
+/// file is accepted.
+pub fn check_fresh(artefact: &Path) -> Result<(), Stale> {
+    let dep_info = dep_info_path(artefact);
+    let Ok(text) = std::fs::read_to_string(&dep_info) else {
+        if std::env::var_os("OPSORCH_ARTEFACT_DIR").is_some() {
+            return Ok(());
+        }
+        return Err(Stale::NoDepInfo(dep_info));
+    };
+    let built = modified(artefact).ok_or_else(|| Stale::NoDepInfo(dep_info.clone()))?;
+    for source in dep_info_sources(&text) {
+        let source = if source.is_absolute() {
+            source
+        } else {
+            workspace_root().join(source)
+        };
+        match modified(&source) {
+            Some(changed) if changed <= built => {}
+            _ => {
+                return Err(Stale::Source {
+                    artefact: artefact.to_path_buf(),
+                    source,
+                })
+            }
+        }
+    }
+    Ok(())
+}
+
+fn modified(path: &Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+/// `opsorch` → `opsorch.d`; `libx.so` → `libx.d`.
+fn dep_info_path(artefact: &Path) -> PathBuf {
+    let stem = match artefact.extension().and_then(|e| e.to_str()) {
+        Some("so" | "dylib" | "dll" | "exe") => artefact.with_extension(""),
+        _ => artefact.to_path_buf(),
+    };
+    let mut name = stem.file_name().unwrap_or_default().to_os_string();
+    name.push(".d");
+    stem.with_file_name(name)
+}
+
+/// The sources of every `target: sources...` line of a make-style dep-info
+/// file (spaces inside paths are escaped as `\ `).
+fn dep_info_sources(text: &str) -> Vec<PathBuf> {
+    let mut sources = Vec::new();
+    for line in text.lines() {
+        // The target ends at the first ": " that is not escaped.
+        let Some(split) = line.find(": ") else {
+            continue;
+        };
+        let mut word = String::new();
+        let mut chars = line[split + 2..].chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => {
+                    if let Some(next) = chars.next() {
+                        word.push(next);
+                    }
+                }
+                ' ' => {
+                    if !word.is_empty() {
+                        sources.push(PathBuf::from(std::mem::take(&mut word)));
+                    }
+                }
+                c => word.push(c),
+            }
+        }
+        if !word.is_empty() {
+            sources.push(PathBuf::from(word));
+        }
+    }
+    sources
+}
+
+/// The workspace root (this crate's parent directory).
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
 }
 
 /// A binary built by this workspace, e.g. `opsorch` or `opsorch-mock-plugin`.
@@ -138,8 +259,74 @@ impl Drop for TempDir {
 pub struct Host {
     child: Child,
     pub addr: SocketAddr,
-    stderr: mpsc::Receiver<String>,
-    stderr_lines: Vec<String>,
+    stderr: StderrLog,
+}
+
+/// How long after a process exits its stderr must reach end of file.
+const STDERR_EOF_WITHIN: Duration = Duration::from_secs(10);
+
+/// The lines a child writes to stderr, read by a thread until end of file.
+///
+/// While the child runs, [`StderrLog::so_far`] returns what arrived. Once
+/// it has exited, [`StderrLog::to_eof`] waits for the reader to reach end
+/// of file, so the last lines written before the exit are never missed.
+pub struct StderrLog {
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+    at_eof: bool,
+}
+
+impl StderrLog {
+    /// Starts a thread reading `stream` line by line (invalid UTF-8 is
+    /// replaced, not a reason to stop).
+    pub fn read(stream: impl Read + Send + 'static) -> StderrLog {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(stream);
+            let mut line = Vec::new();
+            loop {
+                line.clear();
+                match reader.read_until(b'\n', &mut line) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {
+                        let text = String::from_utf8_lossy(&line);
+                        let text = text.trim_end_matches(['\n', '\r']).to_owned();
+                        if tx.send(text).is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+        StderrLog {
+            lines: rx,
+            seen: Vec::new(),
+            at_eof: false,
+        }
+    }
+
+    /// The lines that have arrived so far, without waiting.
+    pub fn so_far(&mut self) -> String {
+        self.seen.extend(self.lines.try_iter());
+        self.seen.join("\n")
+    }
+
+    /// Every line up to end of file, waiting at most `within` for it. Call
+    /// it once the writer has exited. `Err` carries what arrived when end
+    /// of file did not come in time (some other process still holds the
+    /// stream open).
+    pub fn to_eof(&mut self, within: Duration) -> Result<String, String> {
+        let deadline = std::time::Instant::now() + within;
+        while !self.at_eof {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => self.seen.push(line),
+                Err(mpsc::RecvTimeoutError::Disconnected) => self.at_eof = true,
+                Err(mpsc::RecvTimeoutError::Timeout) => return Err(self.seen.join("\n")),
+            }
+        }
+        Ok(self.seen.join("\n"))
+    }
 }
 
 /// How a start attempt ended.
@@ -183,34 +370,19 @@ impl Host {
         }
         let mut child = cmd.spawn().expect("spawn opsorch");
         let stdout = child.stdout.take().expect("stdout");
-        let stderr = child.stderr.take().expect("stderr");
-        let (err_tx, err_rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if err_tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let mut stderr = StderrLog::read(child.stderr.take().expect("stderr"));
         match wait_for_listening(stdout) {
             Some(addr) => Started::Running(Host {
                 child,
                 addr,
-                stderr: err_rx,
-                stderr_lines: Vec::new(),
+                stderr,
             }),
             None => {
                 let status = child.wait().expect("wait opsorch");
-                // The reader thread ends at EOF; wait (bounded) for the last lines.
-                let mut lines = Vec::new();
-                let deadline = std::time::Instant::now() + Duration::from_secs(5);
-                while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
-                    match err_rx.recv_timeout(left) {
-                        Ok(line) => lines.push(line),
-                        Err(_) => break,
-                    }
-                }
-                Started::Exited(status.code(), lines.join("\n"))
+                let log = stderr.to_eof(STDERR_EOF_WITHIN).unwrap_or_else(|log| {
+                    panic!("opsorch exited but its stderr stayed open:\n{log}")
+                });
+                Started::Exited(status.code(), log)
             }
         }
     }
@@ -219,10 +391,17 @@ impl Host {
         self.child.id()
     }
 
-    /// Everything the host wrote to stderr so far (its log).
+    /// Everything the host wrote to stderr so far (its log). Once the
+    /// process has exited, this waits (bounded) for the end of its stderr,
+    /// so it holds every line the host wrote.
     pub fn stderr(&mut self) -> String {
-        self.stderr_lines.extend(self.stderr.try_iter());
-        self.stderr_lines.join("\n")
+        match self.child.try_wait() {
+            Ok(Some(_)) => self
+                .stderr
+                .to_eof(STDERR_EOF_WITHIN)
+                .unwrap_or_else(|log| panic!("opsorch exited but its stderr stayed open:\n{log}")),
+            _ => self.stderr.so_far(),
+        }
     }
 
     /// Sends a request and returns the response.
@@ -422,4 +601,120 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
         data = &data[(size + 2).min(data.len())..];
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The shell exits at once; its background job keeps stderr open and
+    /// writes the last line 300 ms later. A reader that looks right after
+    /// the exit misses that line; waiting for end of file does not.
+    #[test]
+    fn stderr_after_exit_holds_every_line_up_to_end_of_file() {
+        let mut child = Command::new("sh")
+            .args(["-c", "echo first >&2; (sleep 0.3; echo last >&2) & exit 0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn sh");
+        let mut log = StderrLog::read(child.stderr.take().unwrap());
+        assert!(child.wait().unwrap().success());
+        let text = log.to_eof(Duration::from_secs(10)).expect("end of file");
+        assert_eq!(text, "first\nlast");
+        // Once at end of file, asking again returns the same at once.
+        assert_eq!(log.to_eof(Duration::ZERO).unwrap(), "first\nlast");
+    }
+
+    #[test]
+    fn stderr_that_stays_open_is_reported_not_waited_for_forever() {
+        let mut child = Command::new("sh")
+            .args(["-c", "echo held >&2; sleep 5 & exit 0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn sh");
+        let mut log = StderrLog::read(child.stderr.take().unwrap());
+        assert!(child.wait().unwrap().success());
+        let held = log.to_eof(Duration::from_millis(500)).unwrap_err();
+        assert_eq!(held, "held");
+    }
+
+    #[test]
+    fn invalid_utf8_does_not_end_the_log() {
+        let mut child = Command::new("sh")
+            .args(["-c", r"printf 'a\377b\nafter\n' >&2"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn sh");
+        let mut log = StderrLog::read(child.stderr.take().unwrap());
+        child.wait().unwrap();
+        assert_eq!(
+            log.to_eof(Duration::from_secs(10)).unwrap(),
+            "a\u{fffd}b\nafter"
+        );
+    }
+
+    #[test]
+    fn dep_info_paths_are_split_and_unescaped() {
+        let text =
+            "/t/debug/libx.rlib: /w/a.rs /w/b\\ c.rs\n\n/t/debug/libx.so: /w/a.rs rel/d.rs\n";
+        assert_eq!(
+            dep_info_sources(text),
+            ["/w/a.rs", "/w/b c.rs", "/w/a.rs", "rel/d.rs"]
+                .map(PathBuf::from)
+                .to_vec()
+        );
+        assert_eq!(
+            dep_info_path(Path::new("/t/debug/libx.so")),
+            PathBuf::from("/t/debug/libx.d")
+        );
+        assert_eq!(
+            dep_info_path(Path::new("/t/debug/opsorch")),
+            PathBuf::from("/t/debug/opsorch.d")
+        );
+    }
+
+    #[test]
+    fn an_artefact_older_than_a_source_is_refused() {
+        let dir = TempDir::new("fresh");
+        let source = dir.path().join("main.rs");
+        let artefact = dir.path().join("tool");
+        std::fs::write(&source, "fn main() {}").unwrap();
+        std::fs::write(&artefact, "binary").unwrap();
+        std::fs::write(
+            dir.path().join("tool.d"),
+            format!("{}: {}\n", artefact.display(), source.display()),
+        )
+        .unwrap();
+        let set = |path: &Path, secs: u64| {
+            let file = std::fs::File::options().write(true).open(path).unwrap();
+            file.set_modified(std::time::UNIX_EPOCH + Duration::from_secs(secs))
+                .unwrap();
+        };
+        // Built after the last edit: fresh.
+        set(&source, 1_000_000);
+        set(&artefact, 2_000_000);
+        assert_eq!(check_fresh(&artefact), Ok(()));
+        // Edited after the build: stale.
+        set(&source, 3_000_000);
+        assert_eq!(
+            check_fresh(&artefact),
+            Err(Stale::Source {
+                artefact: artefact.clone(),
+                source: source.clone()
+            })
+        );
+        // A source that is gone: stale too.
+        set(&source, 1_000_000);
+        std::fs::remove_file(&source).unwrap();
+        assert!(matches!(check_fresh(&artefact), Err(Stale::Source { .. })));
+        // No dep-info at all: cannot tell, refused.
+        std::fs::remove_file(dir.path().join("tool.d")).unwrap();
+        assert!(matches!(check_fresh(&artefact), Err(Stale::NoDepInfo(_))));
+    }
 }

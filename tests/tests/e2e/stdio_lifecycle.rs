@@ -8,23 +8,14 @@ use crate::stdio_support::*;
 use opsorch_e2e::{Host, Started, TempDir};
 
 fn refusal(env: &[(&str, &str)]) -> String {
-    // `try_start` collects stderr right after the exit, and its reader
-    // thread can lag behind on a busy machine: retry (bounded) when the
-    // refusal came back without its message.
-    let mut last = String::new();
-    for _ in 0..3 {
-        match Host::try_start(env) {
-            Started::Running(_) => panic!("the host started with {env:?}"),
-            Started::Exited(code, stderr) => {
-                assert_ne!(code, Some(0), "{stderr}");
-                if stderr.contains("opsorch:") {
-                    return stderr;
-                }
-                last = stderr;
-            }
+    match Host::try_start(env) {
+        Started::Running(_) => panic!("the host started with {env:?}"),
+        // A refusal is exit code 1, not a death by signal.
+        Started::Exited(code, stderr) => {
+            assert_eq!(code, Some(1), "{stderr}");
+            stderr
         }
     }
-    last
 }
 
 #[test]
