@@ -44,7 +44,7 @@ async fn main() -> std::process::ExitCode {
         Command::Plugin {
             command: PluginCommand::Inspect { file },
         } => {
-            let (report, accepted) = opsorch::library::inspect(&file);
+            let (report, accepted) = opsorch::transports::library::inspect(&file);
             print!("{report}");
             return if accepted {
                 std::process::ExitCode::SUCCESS

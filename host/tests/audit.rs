@@ -5,8 +5,8 @@ mod support;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use opsorch::audit::{record, AuditLayer, TARGET};
-use opsorch::middleware::RequestContext;
+use opsorch::http::audit::{record, AuditLayer, TARGET};
+use opsorch::http::gate::RequestContext;
 use opsorch::{AppState, HttpSettings};
 use opsorch_plugin_api::methods::Method;
 use serde_json::Value;
@@ -58,7 +58,7 @@ async fn one_json_audit_record_per_successful_call() {
     let dir = tempfile::tempdir().unwrap();
     let path = secret_file(dir.path(), "{}");
     let factory = Arc::new(FakeFactory::default());
-    let secret = opsorch::startup::builtin_registry()
+    let secret = opsorch::startup::build::builtin_registry()
         .get(opsorch_plugin_api::methods::Capability::Secret, "json")
         .unwrap()
         .create(

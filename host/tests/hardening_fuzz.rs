@@ -24,10 +24,10 @@ use std::sync::{Arc, Mutex};
 use axum::body::Body;
 use axum::http::Request;
 use axum::Router;
-use opsorch::json_secrets::{decode_file, SecretKey, KEY_VAR};
-use opsorch::provider::{call_normalised, Json};
-use opsorch::routes::table::ROUTES;
-use opsorch::selection::ProviderChoice;
+use opsorch::builtins::json_secrets::{decode_file, SecretKey, KEY_VAR};
+use opsorch::http::routes::table::ROUTES;
+use opsorch::providers::seam::{call_normalised, Json};
+use opsorch::providers::selection::ProviderChoice;
 use opsorch::{
     AppState, HttpSettings, Provider, ProviderError, ProviderFactory, ProviderFuture,
     ProviderRegistry, Settings,
@@ -267,9 +267,9 @@ fn router_never_panics_and_always_answers_json() {
         .prop_map(|(i, id, body, header)| {
             let route = &ROUTES[i];
             let method = match route.http {
-                opsorch::routes::table::Http::Get => "GET",
-                opsorch::routes::table::Http::Post => "POST",
-                opsorch::routes::table::Http::Patch => "PATCH",
+                opsorch::http::routes::table::Http::Get => "GET",
+                opsorch::http::routes::table::Http::Post => "POST",
+                opsorch::http::routes::table::Http::Patch => "PATCH",
             };
             let path = route
                 .path
@@ -315,7 +315,7 @@ fn router_never_panics_and_always_answers_json() {
 
 #[test]
 fn strict_decoding_of_every_body_type() {
-    use opsorch::extract::decode_strict;
+    use opsorch::http::extract::decode_strict;
     use opsorch_schema::*;
     fn all(bytes: &[u8]) {
         // Each must be Ok or a BadRequest; a panic fails the property.
@@ -346,7 +346,7 @@ fn strict_decoding_of_every_body_type() {
             OrchestrationRunQuery,
             StartRunInput,
             CompleteStepInput,
-            opsorch::routes::ProviderConfigInput
+            opsorch::http::routes::ProviderConfigInput
         );
     }
     run("decode_strict", body(), |bytes| {
@@ -437,7 +437,7 @@ fn stored_choices_configs_and_settings_never_panic() {
     ];
     run("stored_and_config_text", text, |text| {
         let _ = ProviderChoice::from_stored(&text);
-        let _ = opsorch::config::parse_config_object(&text);
+        let _ = opsorch::settings::parse_config_object(&text);
         Ok(())
     });
     static NAMES: &[&str] = &[
@@ -506,7 +506,7 @@ fn secret_files_and_keys_never_panic() {
         // Only the untouched envelope decrypts.
         if with_key.is_ok() && bytes != original {
             let value: Value = serde_json::from_slice(&bytes).unwrap();
-            prop_assert!(!opsorch::json_secrets::is_envelope(&value) || value == sealed);
+            prop_assert!(!opsorch::builtins::json_secrets::is_envelope(&value) || value == sealed);
         }
         Ok(())
     });

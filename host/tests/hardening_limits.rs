@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use opsorch::config::ServerLimits;
-use opsorch::server::{bind, exposed_without_token, serve_until_shutdown, tls_config};
+use opsorch::http::server::{bind, exposed_without_token, serve_until_shutdown, tls_config};
+use opsorch::settings::ServerLimits;
 use opsorch::{AppState, HttpSettings, Provider, ProviderFuture, ProviderRegistry};
 use opsorch_plugin_api::methods::{Capability, Method};
 use support::*;
@@ -29,7 +29,7 @@ async fn serve(
     let addr = listener.local_addr().unwrap();
     let tls = tls.then(|| {
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-        tls_config(&opsorch::config::TlsFiles {
+        tls_config(&opsorch::settings::TlsFiles {
             cert: dir.join("tls-cert.pem"),
             key: dir.join("tls-key.pem"),
         })

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
 
-use opsorch::config::Settings;
-use opsorch::startup::build_state;
+use opsorch::settings::Settings;
+use opsorch::startup::build::build_state;
 use opsorch::{AppState, HttpSettings, Provider, ProviderError, ProviderFuture};
 use opsorch_plugin_api::methods::{Capability, Method};
 use serde_json::{json, Value};
@@ -291,7 +291,7 @@ async fn body_limit_applies_to_the_providers_api() {
 async fn a_plugin_path_wins_over_a_provider_name() {
     let factory = Arc::new(FakeFactory::default());
     let registry = registry(&factory);
-    let choice = opsorch::selection::ProviderChoice {
+    let choice = opsorch::providers::selection::ProviderChoice {
         provider: Some("fake".into()),
         plugin: Some("/nonexistent/plugin".into()),
         config: Default::default(),
@@ -323,7 +323,7 @@ impl Provider for Gate {
         Box::pin(async move {
             self.1.notify_one();
             let _permit = self.0.acquire().await.unwrap();
-            Ok(opsorch::provider::Json::check(r#"[{"id":"old"}]"#).unwrap())
+            Ok(opsorch::providers::seam::Json::check(r#"[{"id":"old"}]"#).unwrap())
         })
     }
 }

@@ -3,7 +3,7 @@
 
 mod support;
 
-use opsorch::routes::table::{Http, ROUTES};
+use opsorch::http::routes::table::{Http, ROUTES};
 use opsorch_plugin_api::methods::Method;
 use serde_json::{json, Value};
 use support::*;
@@ -507,7 +507,7 @@ async fn calls_run_concurrently() {
         fn call(&self, _: Method, _: String) -> opsorch::ProviderFuture<'_> {
             Box::pin(async move {
                 self.0.wait().await;
-                Ok(opsorch::provider::Json::check("[]").unwrap())
+                Ok(opsorch::providers::seam::Json::check("[]").unwrap())
             })
         }
     }

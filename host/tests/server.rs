@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use opsorch::config::ServerLimits;
-use opsorch::config::TlsFiles;
-use opsorch::server::{bind, serve_until_shutdown, tls_config};
+use opsorch::http::server::{bind, serve_until_shutdown, tls_config};
+use opsorch::settings::ServerLimits;
+use opsorch::settings::TlsFiles;
 use opsorch::{Provider, ProviderFuture};
 use opsorch_plugin_api::methods::Method;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -104,7 +104,7 @@ impl Provider for Slow {
     fn call(&self, _: Method, _: String) -> ProviderFuture<'_> {
         Box::pin(async {
             tokio::time::sleep(Duration::from_millis(400)).await;
-            Ok(opsorch::provider::Json::check(r#"[{"id":"late"}]"#).unwrap())
+            Ok(opsorch::providers::seam::Json::check(r#"[{"id":"late"}]"#).unwrap())
         })
     }
 }

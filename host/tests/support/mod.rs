@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
 use axum::Router;
-use opsorch::provider::{Json, ProviderSlot};
+use opsorch::providers::seam::{Json, ProviderSlot};
 use opsorch::{
     AppState, HttpSettings, Provider, ProviderError, ProviderFactory, ProviderFuture,
     ProviderRegistry,
@@ -122,7 +122,7 @@ impl ProviderFactory for FakeFactory {
 
 /// A registry with the built-ins plus `fake` (and `other`) for every capability.
 pub fn registry(factory: &Arc<FakeFactory>) -> ProviderRegistry {
-    let mut registry = opsorch::startup::builtin_registry();
+    let mut registry = opsorch::startup::build::builtin_registry();
     for cap in Capability::ALL {
         registry.register(cap, "fake", factory.clone()).unwrap();
         registry.register(cap, "Other", factory.clone()).unwrap();

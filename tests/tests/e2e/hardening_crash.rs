@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use opsorch::json_secrets::{decode_file, SecretKey, KEY_VAR};
+use opsorch::builtins::json_secrets::{decode_file, SecretKey, KEY_VAR};
 use opsorch_e2e::{Host, TempDir};
 use serde_json::{json, Value};
 

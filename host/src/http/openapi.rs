@@ -16,8 +16,8 @@ use utoipa::openapi::{
 };
 use utoipa::ToSchema;
 
-use crate::error::ErrorBody;
-use crate::routes::table::{schema, Http, Reply, SchemaSet, ROUTES};
+use crate::http::error::ErrorBody;
+use crate::http::routes::table::{schema, Http, Reply, SchemaSet, ROUTES};
 
 /// `{"status":"ok"}`.
 #[derive(ToSchema)]
@@ -156,7 +156,7 @@ pub fn document() -> OpenApi {
         "200",
         names,
     );
-    let input = schema::<crate::routes::ProviderConfigInput>(&mut schemas);
+    let input = schema::<crate::http::routes::ProviderConfigInput>(&mut schemas);
     let configure = operation(
         &mut schemas,
         "Choose a capability's provider (applied now, stored in the secret provider)",

@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use opsorch_plugin_api::methods::Capability;
 
-use crate::config::{var_name, ConfigError, Selection, Settings};
-use crate::json_secrets::{self, JsonSecretFactory};
-use crate::provider::{Provider, ProviderRegistry};
-use crate::selection::{load_stored, stored_key, ChoiceError, ProviderChoice};
-use crate::state::{AppState, HttpSettings};
+use crate::builtins::json_secrets::{self, JsonSecretFactory};
+use crate::providers::seam::{Provider, ProviderRegistry};
+use crate::providers::selection::{load_stored, stored_key, ChoiceError, ProviderChoice};
+use crate::providers::state::{AppState, HttpSettings};
+use crate::settings::{var_name, ConfigError, Selection, Settings};
 
 /// A registry holding the built-in providers (the `json` secret store,
 /// writing plain files).

@@ -13,7 +13,7 @@ use opsorch_plugin_api::protocol::{StdioRequest, StdioResponse, WireError};
 use serde_json::value::RawValue;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 
-use crate::provider::ProviderError;
+use crate::providers::seam::ProviderError;
 
 /// The longest response line accepted. A longer one means the plugin is
 /// broken (or hostile) and its stream is abandoned rather than buffered.

@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 
 use super::pool::PluginPool;
 use super::{Transport, TransportSettings};
-use crate::provider::{Provider, ProviderError};
+use crate::providers::seam::{Provider, ProviderError};
 
 struct Plugin {
     _dir: tempfile::TempDir,

@@ -4,7 +4,7 @@
 //! how the method's payload is built from the request, the success status,
 //! the response shape and the audit action. The router
 //! ([`super::provider_routes`]) and the OpenAPI document
-//! ([`crate::openapi`]) are both generated from [`ROUTES`], so adding a route
+//! ([`crate::http::openapi`]) are both generated from [`ROUTES`], so adding a route
 //! is adding an entry.
 
 use axum::body::Bytes;
@@ -28,8 +28,8 @@ use utoipa::openapi::schema::{ArrayBuilder, Schema};
 use utoipa::openapi::{Ref, RefOr};
 use utoipa::ToSchema;
 
-use crate::error::ApiError;
-use crate::extract::decode_strict;
+use crate::http::error::ApiError;
+use crate::http::extract::decode_strict;
 
 /// The HTTP methods the API uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

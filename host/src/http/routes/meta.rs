@@ -8,7 +8,7 @@ use axum::routing::get;
 use axum::Router;
 
 use super::{json_response, STATUS_OK};
-use crate::state::AppState;
+use crate::providers::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -24,7 +24,7 @@ async fn health() -> Response {
 async fn openapi() -> Response {
     static DOCUMENT: OnceLock<bytes::Bytes> = OnceLock::new();
     let text = DOCUMENT.get_or_init(|| {
-        serde_json::to_string(&crate::openapi::document())
+        serde_json::to_string(&crate::http::openapi::document())
             .unwrap_or_else(|_| "{}".into())
             .into()
     });

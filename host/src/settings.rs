@@ -174,7 +174,7 @@ pub struct Settings {
     pub limits: ServerLimits,
     /// `OPSORCH_SECRET_KEY` / `OPSORCH_SECRET_KEY_FILE`: encrypts the json
     /// secret file.
-    pub secret_key: Option<crate::json_secrets::SecretKey>,
+    pub secret_key: Option<crate::builtins::json_secrets::SecretKey>,
     /// `OPSORCH_PLUGIN_DIR`, colon-separated: where adapter libraries live.
     pub library_dirs: Vec<PathBuf>,
     /// One entry per capability, the secret store included.
@@ -260,11 +260,11 @@ impl Settings {
         // The stdio transport refuses an invalid value itself; here it only
         // sets the floor of the request timeout.
         let plugin_timeout = env
-            .var(crate::stdio::TIMEOUT_VAR)
+            .var(crate::transports::stdio::TIMEOUT_VAR)
             .and_then(|raw| raw.trim().parse::<u64>().ok())
             .filter(|ms| *ms > 0)
             .map(Duration::from_millis)
-            .unwrap_or(crate::stdio::DEFAULT_CALL_TIMEOUT);
+            .unwrap_or(crate::transports::stdio::DEFAULT_CALL_TIMEOUT);
         let request_timeout = match positive(env, "OPSORCH_REQUEST_TIMEOUT_MS", "milliseconds", 1)?
         {
             None => DEFAULT_REQUEST_TIMEOUT.max(plugin_timeout + REQUEST_TIMEOUT_MARGIN),
@@ -274,13 +274,13 @@ impl Settings {
                     format!(
                         "must not be shorter than the stdio plugin timeout ({} ms, {})",
                         plugin_timeout.as_millis(),
-                        crate::stdio::TIMEOUT_VAR
+                        crate::transports::stdio::TIMEOUT_VAR
                     ),
                 ))
             }
             Some(ms) => Duration::from_millis(ms),
         };
-        let secret_key = crate::json_secrets::SecretKey::from_env(env)?;
+        let secret_key = crate::builtins::json_secrets::SecretKey::from_env(env)?;
         let library_dirs = env
             .var("OPSORCH_PLUGIN_DIR")
             .map(|dirs| {
@@ -472,7 +472,7 @@ mod tests {
         assert_eq!(s.limits.max_header_bytes, 65536);
         // The default request timeout outlasts the default plugin timeout.
         assert_eq!(s.request_timeout, Duration::from_secs(60));
-        assert!(s.request_timeout > crate::stdio::DEFAULT_CALL_TIMEOUT);
+        assert!(s.request_timeout > crate::transports::stdio::DEFAULT_CALL_TIMEOUT);
         let s = Settings::from_env(&[
             ("OPSORCH_HEADER_TIMEOUT_MS", "250"),
             ("OPSORCH_MAX_HEADER_BYTES", "2048"),

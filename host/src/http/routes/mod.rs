@@ -15,11 +15,11 @@ use axum::routing::{get, patch, post, MethodRouter};
 use axum::Router;
 use bytes::Bytes;
 
-use crate::audit::AuditAction;
-use crate::error::ApiError;
-use crate::extract::read_body;
-use crate::provider::call_normalised;
-use crate::state::AppState;
+use crate::http::audit::AuditAction;
+use crate::http::error::ApiError;
+use crate::http::extract::read_body;
+use crate::providers::seam::call_normalised;
+use crate::providers::state::AppState;
 use table::{Http, Reply, Route, RouteInput, ROUTES};
 
 /// Every route, with the state applied. Unknown paths and wrong methods

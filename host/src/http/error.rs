@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use opsorch_plugin_api::methods::Capability;
 use serde::Serialize;
 
-use crate::provider::ProviderError;
+use crate::providers::seam::ProviderError;
 
 /// An error answered to an HTTP client.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 use serde_json::error::Category;
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 
 /// A JSON body decoded strictly into `T`.
 #[derive(Debug)]

@@ -18,10 +18,10 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::{json_response, STATUS_OK};
-use crate::error::ApiError;
-use crate::extract::JsonBody;
-use crate::selection::{self, ProviderChoice};
-use crate::state::AppState;
+use crate::http::error::ApiError;
+use crate::http::extract::JsonBody;
+use crate::providers::selection::{self, ProviderChoice};
+use crate::providers::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/providers/{cap}", get(list).post(configure))

@@ -46,8 +46,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use crate::config::{ConfigError, Env};
-use crate::provider::{Json, Provider, ProviderError, ProviderFactory, ProviderFuture};
+use crate::providers::seam::{Json, Provider, ProviderError, ProviderFactory, ProviderFuture};
+use crate::settings::{ConfigError, Env};
 
 /// The registered name of this provider.
 pub const NAME: &str = "json";

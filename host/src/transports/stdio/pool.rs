@@ -17,7 +17,7 @@ use tokio::time::Instant;
 use super::process::{CallError, Ending, PluginProcess, PluginSpec};
 use super::wire;
 use super::Transport;
-use crate::provider::{Json, Provider, ProviderError, ProviderFuture};
+use crate::providers::seam::{Json, Provider, ProviderError, ProviderFuture};
 
 /// The first restart after a failure is immediate; consecutive failures
 /// without a healthy run in between wait this long, doubling each time…

@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use crate::config::{ConfigError, Env};
+use crate::settings::{ConfigError, Env};
 
 /// The per-call timeout when neither `OPSORCH_PLUGIN_TIMEOUT_MS` nor the
 /// capability's `pluginTimeoutMs` says otherwise.

@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use opsorch_plugin_api::methods::Capability;
 
-use crate::config::{DEFAULT_MAX_BODY_BYTES, DEFAULT_REQUEST_TIMEOUT};
-use crate::error::ApiError;
-use crate::provider::{Provider, ProviderRegistry, ProviderSlot};
+use crate::http::error::ApiError;
+use crate::providers::seam::{Provider, ProviderRegistry, ProviderSlot};
+use crate::settings::{DEFAULT_MAX_BODY_BYTES, DEFAULT_REQUEST_TIMEOUT};
 
 /// HTTP behaviour settings (CORS, auth, body limit, request timeout).
 #[derive(Clone)]

@@ -16,9 +16,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq;
 
-use crate::audit::{self, AuditAction};
-use crate::error::{ApiError, LoggedError};
-use crate::state::AppState;
+use crate::http::audit::{self, AuditAction};
+use crate::http::error::{ApiError, LoggedError};
+use crate::providers::state::AppState;
 
 /// The header carrying the request ID, in both directions.
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

@@ -30,7 +30,7 @@ use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::TlsAcceptor;
 
-use crate::config::{ConfigError, ServerLimits, Settings, TlsFiles};
+use crate::settings::{ConfigError, ServerLimits, Settings, TlsFiles};
 
 /// How long requests in flight may run after a shutdown signal.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);

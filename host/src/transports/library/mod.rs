@@ -11,6 +11,8 @@
 //! registers a pair another library already took, stops start-up with one line
 //! per file naming the reason.
 
+pub(crate) mod call_pool;
+
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -22,10 +24,10 @@ use opsorch_plugin_api::methods::{Capability, Method};
 use opsorch_plugin_api::protocol::Manifest;
 use serde_json::{Map, Value};
 
-use crate::call_pool::CallPool;
-use crate::provider::{
+use crate::providers::seam::{
     Json, Provider, ProviderError, ProviderFactory, ProviderFuture, ProviderRegistry,
 };
+use call_pool::CallPool;
 
 /// Why one library could not be used. `reason` is one short line.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -33,7 +33,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::wire::{self, LineRead, Parsed};
-use crate::provider::ProviderError;
+use crate::providers::seam::ProviderError;
 
 /// How long a stopping plugin gets between stdin closing and SIGKILL.
 pub(crate) const STOP_GRACE: Duration = Duration::from_secs(2);

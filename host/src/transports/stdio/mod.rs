@@ -133,7 +133,7 @@ pub use options::{
     PROCESSES_KEY, TIMEOUT_KEY, TIMEOUT_VAR,
 };
 
-use crate::provider::Provider;
+use crate::providers::seam::Provider;
 use options::PluginOptions;
 use pool::{PluginPool, SpawnError};
 use process::{PluginProcess, PluginSpec, Shared};
@@ -175,7 +175,7 @@ impl Transport {
                         .collect()
                 })
                 .unwrap_or_default();
-            TransportSettings::from_env(&crate::config::ProcessEnv, &dirs).unwrap_or_default()
+            TransportSettings::from_env(&crate::settings::ProcessEnv, &dirs).unwrap_or_default()
         })
     }
 
