@@ -1,17 +1,15 @@
 //! The provider-configuration API: listing, choosing, persisting, restarting.
 
-mod support;
-
 use std::collections::HashMap;
 use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
 
+use crate::support::*;
 use opsorch::settings::Settings;
 use opsorch::startup::build::build_state;
 use opsorch::{AppState, HttpSettings, Provider, ProviderError, ProviderFuture};
 use opsorch_plugin_api::methods::{Capability, Method};
 use serde_json::{json, Value};
-use support::*;
 
 /// A state backed by the json secret store at `path`, as start-up builds it.
 async fn state_from_env(factory: &Arc<FakeFactory>, env: &[(&str, &str)]) -> AppState {

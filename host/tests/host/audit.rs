@@ -1,16 +1,14 @@
 //! Audit records and log hygiene, through the real log subscriber.
 
-mod support;
-
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
+use crate::support::*;
 use opsorch::http::audit::{record, AuditLayer, TARGET};
 use opsorch::http::gate::RequestContext;
 use opsorch::{AppState, HttpSettings};
 use opsorch_plugin_api::methods::Method;
 use serde_json::Value;
-use support::*;
 use tracing_subscriber::layer::SubscriberExt;
 
 /// A `MakeWriter` into a shared buffer.

@@ -1,12 +1,10 @@
 //! Every provider route's success path: status, body, and exactly what the
 //! provider received.
 
-mod support;
-
+use crate::support::*;
 use opsorch::http::routes::table::{Http, ROUTES};
 use opsorch_plugin_api::methods::Method;
 use serde_json::{json, Value};
-use support::*;
 
 struct Case {
     http: &'static str,

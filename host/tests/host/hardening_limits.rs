@@ -2,19 +2,17 @@
 //! byte is read, the request timeout answers 504 JSON, the exposure rule,
 //! and the connection cap over TLS.
 
-mod support;
-
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use axum::Router;
 use opsorch::http::server::{bind, exposed_without_token, serve_until_shutdown, tls_config};
 use opsorch::settings::ServerLimits;
 use opsorch::{AppState, HttpSettings, Provider, ProviderFuture, ProviderRegistry};
 use opsorch_plugin_api::methods::{Capability, Method};
-use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

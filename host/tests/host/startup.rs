@@ -1,7 +1,5 @@
 //! Start-up: what the environment selects, and every refusal to start.
 
-mod support;
-
 use std::collections::HashMap;
 
 fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
@@ -77,7 +75,7 @@ async fn refuses_half_a_tls_pair() {
 async fn refuses_missing_unreadable_or_unparsable_secret_files() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("missing.json");
-    let config = support::json_secret_config(&missing);
+    let config = crate::support::json_secret_config(&missing);
     let message = refusal(&[
         ("OPSORCH_SECRET_PROVIDER", "json"),
         ("OPSORCH_SECRET_CONFIG", &config),
@@ -88,7 +86,7 @@ async fn refuses_missing_unreadable_or_unparsable_secret_files() {
 
     let unreadable = dir.path().join("a-directory");
     std::fs::create_dir(&unreadable).unwrap();
-    let config = support::json_secret_config(&unreadable);
+    let config = crate::support::json_secret_config(&unreadable);
     let message = refusal(&[
         ("OPSORCH_SECRET_PROVIDER", "json"),
         ("OPSORCH_SECRET_CONFIG", &config),
@@ -96,8 +94,9 @@ async fn refuses_missing_unreadable_or_unparsable_secret_files() {
     .await;
     assert_one_line_naming(&message, "OPSORCH_SECRET_CONFIG");
 
-    let garbage = support::secret_file(dir.path(), r#"{"providers/incident/default": "hunter2"#);
-    let config = support::json_secret_config(&garbage);
+    let garbage =
+        crate::support::secret_file(dir.path(), r#"{"providers/incident/default": "hunter2"#);
+    let config = crate::support::json_secret_config(&garbage);
     let message = refusal(&[
         ("OPSORCH_SECRET_PROVIDER", "JSON"),
         ("OPSORCH_SECRET_CONFIG", &config),
@@ -120,8 +119,8 @@ async fn refuses_an_unusable_stored_choice_naming_its_key() {
     let stored = serde_json::json!({
         "providers/deployment/default": r#"{"provider":"gone","config":{"token":"hunter2"}}"#
     });
-    let path = support::secret_file(dir.path(), &stored.to_string());
-    let config = support::json_secret_config(&path);
+    let path = crate::support::secret_file(dir.path(), &stored.to_string());
+    let config = crate::support::json_secret_config(&path);
     let message = refusal(&[
         ("OPSORCH_SECRET_PROVIDER", "json"),
         ("OPSORCH_SECRET_CONFIG", &config),
@@ -134,8 +133,8 @@ async fn refuses_an_unusable_stored_choice_naming_its_key() {
     );
 
     let stored = serde_json::json!({ "providers/team/default": "{\"provider\": hunter2" });
-    let path = support::secret_file(dir.path(), &stored.to_string());
-    let config = support::json_secret_config(&path);
+    let path = crate::support::secret_file(dir.path(), &stored.to_string());
+    let config = crate::support::json_secret_config(&path);
     let message = refusal(&[
         ("OPSORCH_SECRET_PROVIDER", "json"),
         ("OPSORCH_SECRET_CONFIG", &config),
@@ -150,8 +149,8 @@ async fn env_selection_ignores_the_store_for_that_capability() {
     let dir = tempfile::tempdir().unwrap();
     // A broken stored choice for incident does not matter when the env selects one.
     let stored = serde_json::json!({ "providers/incident/default": r#"{"provider":"gone"}"# });
-    let path = support::secret_file(dir.path(), &stored.to_string());
-    let config = support::json_secret_config(&path);
+    let path = crate::support::secret_file(dir.path(), &stored.to_string());
+    let config = crate::support::json_secret_config(&path);
     let message = refusal(&[
         ("OPSORCH_SECRET_PROVIDER", "json"),
         ("OPSORCH_SECRET_CONFIG", &config),

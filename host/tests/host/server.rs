@@ -1,7 +1,5 @@
 //! Listening for real: HTTPS with rustls, graceful shutdown, bind rules.
 
-mod support;
-
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -59,7 +57,7 @@ async fn serves_https_and_stops_on_signal() {
     let listener = bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let tls = tls_config(&tls_files()).unwrap();
-    let app = support::app_with(&support::FakeProvider::new());
+    let app = crate::support::app_with(&crate::support::FakeProvider::new());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(serve_until_shutdown(
         listener,

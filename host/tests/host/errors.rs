@@ -1,11 +1,9 @@
 //! Failure paths: every error is the contract's JSON with the right status.
 
-mod support;
-
+use crate::support::*;
 use opsorch::{AppState, HttpSettings, ProviderRegistry};
 use opsorch_plugin_api::methods::{Capability, Method};
 use serde_json::json;
-use support::*;
 
 #[tokio::test]
 async fn malformed_bodies_are_400_json() {

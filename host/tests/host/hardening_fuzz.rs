@@ -16,8 +16,6 @@
 //!   (plain and encrypted envelopes) and encryption keys;
 //! - `Settings::from_env` with arbitrary values for every variable.
 
-mod support;
-
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -526,7 +524,7 @@ async fn regressions_found_by_fuzzing() {
     // A capability segment that is not UTF-8 once decoded was answered by
     // axum's plain-text path rejection.
     for (method, body) in [("GET", None), ("POST", Some(r#"{"provider":"echo"}"#))] {
-        support::send(&app, method, "/providers/%AA", body, &[])
+        crate::support::send(&app, method, "/providers/%AA", body, &[])
             .await
             .assert_error(404, "not_found");
     }

@@ -1,5 +1,4 @@
 //! Test doubles and helpers shared by the in-process API tests.
-#![allow(dead_code)] // Each test file uses a different subset.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -8,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
 use axum::Router;
-use opsorch::providers::seam::{Json, ProviderSlot};
+use opsorch::providers::seam::Json;
 use opsorch::{
     AppState, HttpSettings, Provider, ProviderError, ProviderFactory, ProviderFuture,
     ProviderRegistry,
@@ -232,6 +231,3 @@ pub fn secret_file(dir: &Path, content: &str) -> std::path::PathBuf {
 pub fn json_secret_config(path: &Path) -> String {
     serde_json::json!({ "path": path.display().to_string() }).to_string()
 }
-
-/// Keeps a slot type in scope for tests that build states by hand.
-pub type Slot = ProviderSlot;
