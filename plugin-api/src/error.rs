@@ -160,6 +160,23 @@ impl Error {
         Error::of_kind(ErrorKind::Upstream, message)
     }
 
+    /// The call or its upstream did not answer in time (HTTP 504 `timeout`).
+    pub fn timeout(message: impl Into<String>) -> Self {
+        Error::of_kind(ErrorKind::Timeout, message)
+    }
+
+    /// The upstream system refused the adapter's credentials (HTTP 502
+    /// `upstream_auth`).
+    pub fn upstream_auth(message: impl Into<String>) -> Self {
+        Error::of_kind(ErrorKind::UpstreamAuth, message)
+    }
+
+    /// The upstream system cannot be reached now, is overloaded or failed
+    /// (HTTP 502 `upstream_unavailable`).
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Error::of_kind(ErrorKind::Unavailable, message)
+    }
+
     /// A bug inside the adapter or the SDK (HTTP 502 `internal`).
     pub fn internal(message: impl Into<String>) -> Self {
         Error::of_kind(ErrorKind::Internal, message)

@@ -50,27 +50,66 @@
 //! # assert_eq!(provider.call("service.query", "{}").unwrap(), r#"[{"id":"checkout","name":"checkout"}]"#);
 //! ```
 //!
+//! An asynchronous provider implements the `Async…Provider` trait with
+//! `async fn` methods that also receive the [`CallContext`] (deadline,
+//! request id, actor), and registers with the `…_async` builder method. Such
+//! calls run on the adapter's own runtime ([`runtime`]) and are cancelled
+//! when the host drops them:
+//!
+//! ```
+//! use opsorch_plugin_api::schema::{Service, ServiceQuery};
+//! use opsorch_plugin_api::{async_trait, Adapter, AsyncServiceProvider, CallContext, Result};
+//!
+//! struct Slow;
+//!
+//! #[async_trait]
+//! impl AsyncServiceProvider for Slow {
+//!     async fn query(&self, context: &CallContext, _query: ServiceQuery) -> Result<Vec<Service>> {
+//!         // Waiting costs no thread; the SDK answers `timeout` at the deadline.
+//!         opsorch_plugin_api::tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+//!         Ok(vec![Service { id: context.request_id().into(), ..Default::default() }])
+//!     }
+//! }
+//!
+//! let adapter = Adapter::new("slow", "0.1.0").service_async("slow", |_| Ok(Slow));
+//! # let provider = adapter.construct(opsorch_plugin_api::Capability::Service, "slow", &Default::default()).unwrap();
+//! # assert_eq!(provider.call("service.query", "{}").unwrap(), r#"[{"id":"","name":""}]"#);
+//! ```
+//!
 //! Modules: [`methods`] is the one table of capabilities and methods,
 //! [`protocol`] the wire types, [`abi`] the stable boundary and its version
-//! policy, [`log`] adapter logging.
+//! policy, [`ffi`] the data types crossing it, [`runtime`] the adapter's
+//! runtime, [`log`] adapter logging. The data types providers exchange are
+//! re-exported in [`schema`].
 
 // abi_stable's generated `*_Ref` types and `#[sabi_trait]` impls trip these
 // lints on current rustc; they are confined to this crate.
 #![allow(non_local_definitions, non_camel_case_types)]
 
 pub mod abi;
+mod context;
 pub mod error;
+pub mod ffi;
 pub mod log;
 pub mod methods;
+mod panic;
 pub mod protocol;
+pub mod runtime;
 mod sdk;
 mod stdio;
 
 #[doc(hidden)]
 pub use abi_stable;
+/// The data types providers receive and return (`Incident`, `Team`, …).
+#[doc(inline)]
 pub use opsorch_schema as schema;
 
+/// Implements the `Async…Provider` traits: put `#[async_trait]` on the impl.
+pub use async_trait::async_trait;
+pub use context::CallContext;
 pub use error::{Error, ErrorKind};
 pub use methods::{Capability, Method, ResultKind};
 pub use sdk::*;
-pub use stdio::{serve, serve_stdio};
+pub use stdio::{serve, serve_stdio, MAX_IN_FLIGHT};
+/// The tokio the adapter runtime runs (timers, I/O); use this one in adapters.
+pub use tokio;

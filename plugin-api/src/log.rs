@@ -7,21 +7,38 @@
 //! stdio transport forwards to its own log.
 
 use std::fmt::Display;
+use std::sync::OnceLock;
 
 use abi_stable::std_types::RStr;
 
-pub use crate::abi::LogLevel as Level;
+use crate::ffi::HostLogger;
+pub use crate::ffi::LogLevel as Level;
+
+static HOST_LOGGER: OnceLock<HostLogger> = OnceLock::new();
+static ADAPTER_NAME: OnceLock<String> = OnceLock::new();
+
+/// Installs the host's logging callback. Only the first one counts: a
+/// library is loaded once per process.
+pub(crate) fn set_host_logger(logger: HostLogger) {
+    let _ = HOST_LOGGER.set(logger);
+}
+
+/// Names the adapter this process or library serves; log lines are tagged
+/// with it. Only the first name counts.
+pub(crate) fn set_adapter_name(name: &str) {
+    let _ = ADAPTER_NAME.set(name.to_string());
+}
+
+/// The adapter's name, `adapter` before one was set.
+pub(crate) fn adapter_name() -> &'static str {
+    ADAPTER_NAME.get().map(String::as_str).unwrap_or("adapter")
+}
 
 /// Logs one line at `level`.
 pub fn log(level: Level, message: impl Display) {
     let text = message.to_string();
-    match crate::abi::host_logger() {
-        Some(host) => {
-            let name = crate::abi::installed_adapter()
-                .map(|a| a.name())
-                .unwrap_or("adapter");
-            (host.log)(level, RStr::from_str(name), RStr::from_str(&text));
-        }
+    match HOST_LOGGER.get() {
+        Some(host) => (host.log)(level, RStr::from_str(adapter_name()), RStr::from_str(&text)),
         None => eprintln!("{} {text}", level_name(level)),
     }
 }

@@ -1,16 +1,39 @@
 //! The adapter author's side: typed provider traits, one error type, the
 //! [`Adapter`] registration builder and the dispatch from wire method names to
 //! trait methods.
+//!
+//! Every capability has two traits with the same methods: a synchronous one
+//! (`IncidentProvider`) whose methods may block, and an asynchronous one
+//! (`AsyncIncidentProvider`, implemented with [`macro@crate::async_trait`])
+//! whose methods also receive the [`CallContext`]. Register a synchronous
+//! provider with [`Adapter::incident`], an asynchronous one with
+//! [`Adapter::incident_async`]. Every method defaults to the `unsupported`
+//! error (HTTP 501), so implement only what the upstream system offers.
+//!
+//! The general contract of every method:
+//! * a lookup by id (`get`, `members`, `get_plan`, …) of something that does
+//!   not exist is [`Error::not_found`] (404), never an empty value;
+//! * a query that matches nothing is an empty list (200), never `not_found`;
+//! * invalid input the adapter detects is [`Error::bad_request`] (400);
+//! * failures of the upstream system use [`Error::upstream_auth`],
+//!   [`Error::unavailable`], [`Error::timeout`] or [`Error::upstream`];
+//! * error messages reach API clients: never put secrets or raw upstream
+//!   bodies in them.
 
+use std::sync::Arc;
+
+use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::context::CallContext;
 use crate::error::Error;
 use crate::methods::{Capability, Method};
 use crate::protocol::{
     CompleteStepPayload, IdPayload, Manifest, PlanIdPayload, ProviderEntry, RunIdPayload,
     SecretGetPayload, SecretPutPayload, TeamMembersPayload, TimelineAppendPayload, UpdatePayload,
 };
+use crate::runtime::{BoxFuture, Guarded};
 use opsorch_schema::*;
 
 /// A provider's config: the JSON object from `OPSORCH_<CAP>_CONFIG` or the
@@ -20,168 +43,245 @@ pub type Config = serde_json::Map<String, serde_json::Value>;
 /// The result type of every provider method.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-macro_rules! unsupported {
-    ($method:ident) => {
-        Err(Error::unsupported(Method::$method))
+/// Runs a synchronous provider through the asynchronous dispatch: each
+/// method calls the synchronous one inline, so the call is ready on its
+/// first poll.
+struct Blocking<P>(P);
+
+macro_rules! provider_traits {
+    ($(
+        $(#[$cap_doc:meta])*
+        $cap:ident: $sync:ident, $async_:ident, $reg:ident, $reg_async:ident {
+            $(
+                $(#[$m_doc:meta])*
+                fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty = $method:ident;
+            )*
+        }
+    )*) => {
+        $(
+            $(#[$cap_doc])*
+            ///
+            /// The synchronous form: methods may block; the host runs them on
+            /// a thread pool of their own.
+            pub trait $sync: Send + Sync {
+                $(
+                    $(#[$m_doc])*
+                    #[allow(unused_variables)]
+                    fn $name(&self, $($arg: $ty),*) -> Result<$ret> {
+                        Err(Error::unsupported(Method::$method))
+                    }
+                )*
+            }
+
+            $(#[$cap_doc])*
+            ///
+            /// The asynchronous form: methods receive the [`CallContext`] and
+            /// run on the adapter's runtime (see [`crate::runtime`]); they
+            /// must not block. Implement it with
+            /// `#[opsorch_plugin_api::async_trait]`.
+            #[async_trait]
+            pub trait $async_: Send + Sync {
+                $(
+                    $(#[$m_doc])*
+                    #[allow(unused_variables)]
+                    async fn $name(&self, context: &CallContext, $($arg: $ty),*) -> Result<$ret> {
+                        Err(Error::unsupported(Method::$method))
+                    }
+                )*
+            }
+
+            #[async_trait]
+            impl<P: $sync> $async_ for Blocking<P> {
+                $(
+                    async fn $name(&self, _context: &CallContext, $($arg: $ty),*) -> Result<$ret> {
+                        self.0.$name($($arg),*)
+                    }
+                )*
+            }
+        )*
+
+        /// A constructed provider of one capability.
+        enum AnyProvider {
+            $($cap(Box<dyn $async_>),)*
+        }
+
+        impl Adapter {
+            $(
+                #[doc = concat!("Registers a synchronous `", stringify!($reg), "` provider named `name`, built from its config by `construct`.")]
+                pub fn $reg<P, F>(self, name: &str, construct: F) -> Self
+                where
+                    P: $sync + 'static,
+                    F: Fn(&Config) -> Result<P> + Send + Sync + 'static,
+                {
+                    self.register(
+                        Capability::$cap,
+                        name,
+                        true,
+                        Box::new(move |config| Ok(AnyProvider::$cap(Box::new(Blocking(construct(config)?))))),
+                    )
+                }
+
+                #[doc = concat!("Registers an asynchronous `", stringify!($reg), "` provider named `name`, built from its config by `construct`.")]
+                pub fn $reg_async<P, F>(self, name: &str, construct: F) -> Self
+                where
+                    P: $async_ + 'static,
+                    F: Fn(&Config) -> Result<P> + Send + Sync + 'static,
+                {
+                    self.register(
+                        Capability::$cap,
+                        name,
+                        false,
+                        Box::new(move |config| Ok(AnyProvider::$cap(Box::new(construct(config)?)))),
+                    )
+                }
+            )*
+        }
     };
 }
 
-/// Incidents and their timelines.
-pub trait IncidentProvider: Send + Sync {
-    fn query(&self, _query: IncidentQuery) -> Result<Vec<Incident>> {
-        unsupported!(IncidentQuery)
+provider_traits! {
+    /// Incidents and their timelines.
+    Incident: IncidentProvider, AsyncIncidentProvider, incident, incident_async {
+        /// `incident.query`: the incidents matching every non-empty field of
+        /// `query` (`query` text, `statuses`, `severities`, `scope`), newest
+        /// first, at most `limit` when it is positive. No match is an empty list.
+        fn query(query: IncidentQuery) -> Vec<Incident> = IncidentQuery;
+        /// `incident.list`: every incident the provider can see (the Go
+        /// protocol's unfiltered listing).
+        fn list() -> Vec<Incident> = IncidentList;
+        /// `incident.get`: the incident `id`; `not_found` when there is none.
+        fn get(id: &str) -> Incident = IncidentGet;
+        /// `incident.create`: creates an incident and returns it with its new
+        /// id. A missing title or status the upstream requires is `bad_request`.
+        fn create(input: CreateIncidentInput) -> Incident = IncidentCreate;
+        /// `incident.update`: applies the fields set in `input` to incident
+        /// `id` and returns the result; `not_found` for an unknown id.
+        fn update(id: &str, input: UpdateIncidentInput) -> Incident = IncidentUpdate;
+        /// `incident.timeline.get`: the timeline of incident `id`, oldest
+        /// first; `not_found` for an unknown incident, an empty list for one
+        /// without entries.
+        fn timeline(id: &str) -> Vec<TimelineEntry> = IncidentTimelineGet;
+        /// `incident.timeline.append`: appends `entry` to incident `id`'s
+        /// timeline; `not_found` for an unknown incident.
+        fn append_timeline(id: &str, entry: TimelineAppendInput) -> () = IncidentTimelineAppend;
     }
-    fn list(&self) -> Result<Vec<Incident>> {
-        unsupported!(IncidentList)
-    }
-    fn get(&self, _id: &str) -> Result<Incident> {
-        unsupported!(IncidentGet)
-    }
-    fn create(&self, _input: CreateIncidentInput) -> Result<Incident> {
-        unsupported!(IncidentCreate)
-    }
-    fn update(&self, _id: &str, _input: UpdateIncidentInput) -> Result<Incident> {
-        unsupported!(IncidentUpdate)
-    }
-    fn timeline(&self, _id: &str) -> Result<Vec<TimelineEntry>> {
-        unsupported!(IncidentTimelineGet)
-    }
-    fn append_timeline(&self, _id: &str, _entry: TimelineAppendInput) -> Result<()> {
-        unsupported!(IncidentTimelineAppend)
-    }
-}
 
-/// Alerts (read-only).
-pub trait AlertProvider: Send + Sync {
-    fn query(&self, _query: AlertQuery) -> Result<Vec<Alert>> {
-        unsupported!(AlertQuery)
+    /// Alerts (read-only).
+    Alert: AlertProvider, AsyncAlertProvider, alert, alert_async {
+        /// `alert.query`: the alerts matching every non-empty field of
+        /// `query`, newest first, at most `limit` when positive. No match is
+        /// an empty list.
+        fn query(query: AlertQuery) -> Vec<Alert> = AlertQuery;
+        /// `alert.get`: the alert `id`; `not_found` when there is none.
+        fn get(id: &str) -> Alert = AlertGet;
     }
-    fn get(&self, _id: &str) -> Result<Alert> {
-        unsupported!(AlertGet)
-    }
-}
 
-/// Log search.
-pub trait LogProvider: Send + Sync {
-    fn query(&self, _query: LogQuery) -> Result<LogEntries> {
-        unsupported!(LogQuery)
+    /// Log search.
+    Log: LogProvider, AsyncLogProvider, log, log_async {
+        /// `log.query`: the entries between `start` and `end` matching the
+        /// `expression` (search text, severities, filters) and `scope`, at
+        /// most `limit` when positive. An expression the backend cannot
+        /// express is `bad_request`.
+        fn query(query: LogQuery) -> LogEntries = LogQuery;
     }
-}
 
-/// Metric series and the metric catalogue.
-pub trait MetricProvider: Send + Sync {
-    fn query(&self, _query: MetricQuery) -> Result<Vec<MetricSeries>> {
-        unsupported!(MetricQuery)
+    /// Metric series and the metric catalogue.
+    Metric: MetricProvider, AsyncMetricProvider, metric, metric_async {
+        /// `metric.query`: the series of `expression` between `start` and
+        /// `end` at `step` seconds. An unknown metric is an empty list.
+        fn query(query: MetricQuery) -> Vec<MetricSeries> = MetricQuery;
+        /// `metric.describe`: the metrics available within `scope` (all of
+        /// them for an empty scope).
+        fn describe(scope: QueryScope) -> Vec<MetricDescriptor> = MetricDescribe;
     }
-    fn describe(&self, _scope: QueryScope) -> Result<Vec<MetricDescriptor>> {
-        unsupported!(MetricDescribe)
-    }
-}
 
-/// Tickets.
-pub trait TicketProvider: Send + Sync {
-    fn query(&self, _query: TicketQuery) -> Result<Vec<Ticket>> {
-        unsupported!(TicketQuery)
+    /// Tickets.
+    Ticket: TicketProvider, AsyncTicketProvider, ticket, ticket_async {
+        /// `ticket.query`: the tickets matching every non-empty field of
+        /// `query`. No match is an empty list.
+        fn query(query: TicketQuery) -> Vec<Ticket> = TicketQuery;
+        /// `ticket.get`: the ticket `id`; `not_found` when there is none.
+        fn get(id: &str) -> Ticket = TicketGet;
+        /// `ticket.create`: creates a ticket and returns it with its new id.
+        fn create(input: CreateTicketInput) -> Ticket = TicketCreate;
+        /// `ticket.update`: applies the fields set in `input` to ticket `id`;
+        /// `not_found` for an unknown id.
+        fn update(id: &str, input: UpdateTicketInput) -> Ticket = TicketUpdate;
     }
-    fn get(&self, _id: &str) -> Result<Ticket> {
-        unsupported!(TicketGet)
-    }
-    fn create(&self, _input: CreateTicketInput) -> Result<Ticket> {
-        unsupported!(TicketCreate)
-    }
-    fn update(&self, _id: &str, _input: UpdateTicketInput) -> Result<Ticket> {
-        unsupported!(TicketUpdate)
-    }
-}
 
-/// Chat messages.
-pub trait MessagingProvider: Send + Sync {
-    fn send(&self, _message: Message) -> Result<MessageResult> {
-        unsupported!(MessagingSend)
+    /// Chat messages.
+    Messaging: MessagingProvider, AsyncMessagingProvider, messaging, messaging_async {
+        /// `messaging.send`: posts `message` to its `channel`. The result's
+        /// `id` is the upstream system's id of the posted message (for
+        /// example a Slack `ts`), stable enough to find the message again;
+        /// `channel` is where it went and `sentAt` when. An unknown channel
+        /// is `not_found`.
+        fn send(message: Message) -> MessageResult = MessagingSend;
     }
-}
 
-/// The service catalogue.
-pub trait ServiceProvider: Send + Sync {
-    fn query(&self, _query: ServiceQuery) -> Result<Vec<Service>> {
-        unsupported!(ServiceQuery)
+    /// The service catalogue.
+    Service: ServiceProvider, AsyncServiceProvider, service, service_async {
+        /// `service.query`: the services matching every non-empty field of
+        /// `query` (`ids`, `name` as a case-insensitive substring, `tags`,
+        /// `scope`), at most `limit` when positive. No match is an empty list.
+        fn query(query: ServiceQuery) -> Vec<Service> = ServiceQuery;
     }
-}
 
-/// Deployments.
-pub trait DeploymentProvider: Send + Sync {
-    fn query(&self, _query: DeploymentQuery) -> Result<Vec<Deployment>> {
-        unsupported!(DeploymentQuery)
+    /// Deployments.
+    Deployment: DeploymentProvider, AsyncDeploymentProvider, deployment, deployment_async {
+        /// `deployment.query`: the deployments matching every non-empty field
+        /// of `query`, newest first. No match is an empty list.
+        fn query(query: DeploymentQuery) -> Vec<Deployment> = DeploymentQuery;
+        /// `deployment.get`: the deployment `id`; `not_found` when there is none.
+        fn get(id: &str) -> Deployment = DeploymentGet;
     }
-    fn get(&self, _id: &str) -> Result<Deployment> {
-        unsupported!(DeploymentGet)
-    }
-}
 
-/// Teams and their members.
-pub trait TeamProvider: Send + Sync {
-    fn query(&self, _query: TeamQuery) -> Result<Vec<Team>> {
-        unsupported!(TeamQuery)
+    /// Teams and their members.
+    Team: TeamProvider, AsyncTeamProvider, team, team_async {
+        /// `team.query`: the teams matching every non-empty field of `query`
+        /// (`name` as a case-insensitive substring of the name or id, `tags`,
+        /// `scope`). No match is an empty list.
+        fn query(query: TeamQuery) -> Vec<Team> = TeamQuery;
+        /// `team.get`: the team `id`; `not_found` when there is none.
+        fn get(id: &str) -> Team = TeamGet;
+        /// `team.members` (payload field `teamID`): the members of team
+        /// `team_id`. An unknown team is `not_found`; a known team without
+        /// members is an empty list.
+        fn members(team_id: &str) -> Vec<TeamMember> = TeamMembers;
     }
-    fn get(&self, _id: &str) -> Result<Team> {
-        unsupported!(TeamGet)
-    }
-    fn members(&self, _team_id: &str) -> Result<Vec<TeamMember>> {
-        unsupported!(TeamMembers)
-    }
-}
 
-/// Runbook plans and their runs.
-pub trait OrchestrationProvider: Send + Sync {
-    fn query_plans(&self, _query: OrchestrationPlanQuery) -> Result<Vec<OrchestrationPlan>> {
-        unsupported!(OrchestrationPlansQuery)
+    /// Runbook plans and their runs.
+    Orchestration: OrchestrationProvider, AsyncOrchestrationProvider, orchestration, orchestration_async {
+        /// `orchestration.plans.query`: the plans matching `query`. No match
+        /// is an empty list.
+        fn query_plans(query: OrchestrationPlanQuery) -> Vec<OrchestrationPlan> = OrchestrationPlansQuery;
+        /// `orchestration.plans.get` (payload field `planId`): the plan
+        /// `plan_id`; `not_found` when there is none.
+        fn get_plan(plan_id: &str) -> OrchestrationPlan = OrchestrationPlansGet;
+        /// `orchestration.runs.query`: the runs matching `query`, newest
+        /// first. No match is an empty list.
+        fn query_runs(query: OrchestrationRunQuery) -> Vec<OrchestrationRun> = OrchestrationRunsQuery;
+        /// `orchestration.runs.get` (payload field `runId`): the run
+        /// `run_id`; `not_found` when there is none.
+        fn get_run(run_id: &str) -> OrchestrationRun = OrchestrationRunsGet;
+        /// `orchestration.runs.start` (payload field `planId`): starts a run
+        /// of plan `plan_id` and returns it; `not_found` for an unknown plan.
+        fn start_run(plan_id: &str) -> OrchestrationRun = OrchestrationRunsStart;
+        /// `orchestration.runs.steps.complete` (payload fields `runId`,
+        /// `stepId`, `actor`, `note`): marks a manual step done.
+        /// `not_found` for an unknown run or step; `bad_request` for a step
+        /// that cannot be completed in its current state.
+        fn complete_step(run_id: &str, step_id: &str, actor: &str, note: &str) -> () = OrchestrationRunsStepsComplete;
     }
-    fn get_plan(&self, _plan_id: &str) -> Result<OrchestrationPlan> {
-        unsupported!(OrchestrationPlansGet)
-    }
-    fn query_runs(&self, _query: OrchestrationRunQuery) -> Result<Vec<OrchestrationRun>> {
-        unsupported!(OrchestrationRunsQuery)
-    }
-    fn get_run(&self, _run_id: &str) -> Result<OrchestrationRun> {
-        unsupported!(OrchestrationRunsGet)
-    }
-    fn start_run(&self, _plan_id: &str) -> Result<OrchestrationRun> {
-        unsupported!(OrchestrationRunsStart)
-    }
-    fn complete_step(
-        &self,
-        _run_id: &str,
-        _step_id: &str,
-        _actor: &str,
-        _note: &str,
-    ) -> Result<()> {
-        unsupported!(OrchestrationRunsStepsComplete)
-    }
-}
 
-/// A key-value secret store (the host keeps provider configs in it).
-pub trait SecretProvider: Send + Sync {
-    fn get(&self, _key: &str) -> Result<String> {
-        unsupported!(SecretGet)
+    /// A key-value secret store (the host keeps provider configs in it).
+    Secret: SecretProvider, AsyncSecretProvider, secret, secret_async {
+        /// `secret.get`: the value stored under `key`; `not_found` when
+        /// there is none.
+        fn get(key: &str) -> String = SecretGet;
+        /// `secret.put`: stores `value` under `key`, replacing any value.
+        fn put(key: &str, value: &str) -> () = SecretPut;
     }
-    fn put(&self, _key: &str, _value: &str) -> Result<()> {
-        unsupported!(SecretPut)
-    }
-}
-
-/// A constructed provider of one capability.
-enum AnyProvider {
-    Incident(Box<dyn IncidentProvider>),
-    Alert(Box<dyn AlertProvider>),
-    Log(Box<dyn LogProvider>),
-    Metric(Box<dyn MetricProvider>),
-    Ticket(Box<dyn TicketProvider>),
-    Messaging(Box<dyn MessagingProvider>),
-    Service(Box<dyn ServiceProvider>),
-    Deployment(Box<dyn DeploymentProvider>),
-    Team(Box<dyn TeamProvider>),
-    Orchestration(Box<dyn OrchestrationProvider>),
-    Secret(Box<dyn SecretProvider>),
 }
 
 type Constructor = Box<dyn Fn(&Config) -> Result<AnyProvider> + Send + Sync>;
@@ -189,6 +289,7 @@ type Constructor = Box<dyn Fn(&Config) -> Result<AnyProvider> + Send + Sync>;
 struct Registration {
     capability: Capability,
     name: String,
+    blocking: bool,
     construct: Constructor,
 }
 
@@ -202,25 +303,6 @@ pub struct Adapter {
     registrations: Vec<Registration>,
 }
 
-macro_rules! registration_methods {
-    ($($fn_name:ident, $cap:ident, $trait:ident;)*) => {
-        $(
-            #[doc = concat!("Registers a `", stringify!($fn_name), "` provider named `name`, built from its config by `construct`.")]
-            pub fn $fn_name<P, F>(self, name: &str, construct: F) -> Self
-            where
-                P: $trait + 'static,
-                F: Fn(&Config) -> Result<P> + Send + Sync + 'static,
-            {
-                self.register(
-                    Capability::$cap,
-                    name,
-                    Box::new(move |config| Ok(AnyProvider::$cap(Box::new(construct(config)?)))),
-                )
-            }
-        )*
-    };
-}
-
 impl Adapter {
     /// An adapter with no providers yet. `name` tags its log lines in the host.
     pub fn new(name: impl Into<String>, version: impl Into<String>) -> Self {
@@ -231,27 +313,20 @@ impl Adapter {
         }
     }
 
-    fn register(mut self, capability: Capability, name: &str, construct: Constructor) -> Self {
+    fn register(
+        mut self,
+        capability: Capability,
+        name: &str,
+        blocking: bool,
+        construct: Constructor,
+    ) -> Self {
         self.registrations.push(Registration {
             capability,
             name: name.to_string(),
+            blocking,
             construct,
         });
         self
-    }
-
-    registration_methods! {
-        incident, Incident, IncidentProvider;
-        alert, Alert, AlertProvider;
-        log, Log, LogProvider;
-        metric, Metric, MetricProvider;
-        ticket, Ticket, TicketProvider;
-        messaging, Messaging, MessagingProvider;
-        service, Service, ServiceProvider;
-        deployment, Deployment, DeploymentProvider;
-        team, Team, TeamProvider;
-        orchestration, Orchestration, OrchestrationProvider;
-        secret, Secret, SecretProvider;
     }
 
     pub fn name(&self) -> &str {
@@ -263,7 +338,7 @@ impl Adapter {
         Manifest {
             name: self.name.clone(),
             version: self.version.clone(),
-            interface_version: crate::abi::INTERFACE_VERSION.to_string(),
+            interface_version: crate::ffi::INTERFACE_VERSION.to_string(),
             providers: self
                 .registrations
                 .iter()
@@ -291,23 +366,40 @@ impl Adapter {
                 r.capability == capability && (name.is_empty() || r.name.eq_ignore_ascii_case(name))
             })
             .ok_or_else(|| {
-                Error::bad_request(format!(
-                    "adapter {} has no {capability} provider named {name:?}",
-                    self.name
-                ))
+                let known: Vec<&str> = self
+                    .registrations
+                    .iter()
+                    .filter(|r| r.capability == capability)
+                    .map(|r| r.name.as_str())
+                    .collect();
+                if known.is_empty() {
+                    Error::bad_request(format!(
+                        "adapter {} does not serve the {capability} capability",
+                        self.name
+                    ))
+                } else {
+                    Error::bad_request(format!(
+                        "adapter {} has no {capability} provider named {name:?} (it has {})",
+                        self.name,
+                        known.join(", ")
+                    ))
+                }
             })?;
         Ok(ProviderInstance {
             capability,
-            provider: (registration.construct)(config)?,
+            blocking: registration.blocking,
+            provider: Arc::new((registration.construct)(config)?),
         })
     }
 }
 
 /// A constructed provider, callable by wire method name with JSON payloads.
 /// This is what both transports drive; adapter tests can use it directly.
+#[derive(Clone)]
 pub struct ProviderInstance {
     capability: Capability,
-    provider: AnyProvider,
+    blocking: bool,
+    provider: Arc<AnyProvider>,
 }
 
 fn decode<T: DeserializeOwned>(payload: &str) -> Result<T> {
@@ -322,152 +414,268 @@ fn encode<T: Serialize>(value: Result<T>) -> Result<String> {
     String::from_utf8(out).map_err(|e| Error::internal(format!("encoding result: {e}")))
 }
 
-macro_rules! provider_of {
-    ($self:ident, $method:ident, $variant:ident) => {
-        match &$self.provider {
-            AnyProvider::$variant(p) => p,
-            _ => return Err($self.wrong_capability(Method::$method)),
-        }
-    };
-}
-
 impl ProviderInstance {
     pub fn capability(&self) -> Capability {
         self.capability
     }
 
-    fn wrong_capability(&self, method: Method) -> Error {
-        Error::bad_request(format!(
-            "{method} is not a method of the {} capability",
-            self.capability
-        ))
+    /// Whether the provider was registered synchronously: its calls may
+    /// block the calling thread.
+    pub fn is_blocking(&self) -> bool {
+        self.blocking
     }
 
     /// Calls a method by wire name (`incident.get`) with a JSON payload and
-    /// returns the JSON result.
+    /// returns the JSON result, blocking the current thread until it is
+    /// done. Asynchronous providers run on the adapter runtime meanwhile.
     pub fn call(&self, method: &str, payload: &str) -> Result<String> {
         let method = Method::from_name(method)
             .ok_or_else(|| Error::bad_request(format!("unknown method {method:?}")))?;
         self.call_method(method, payload)
     }
 
-    /// Calls a method with a JSON payload (the shapes of CONTRACT §3).
+    /// Calls a method with a JSON payload, blocking until it is done.
     pub fn call_method(&self, method: Method, payload: &str) -> Result<String> {
-        use Method as M;
-        match method {
-            M::IncidentQuery => {
-                encode(provider_of!(self, IncidentQuery, Incident).query(decode(payload)?))
-            }
-            M::IncidentList => encode(provider_of!(self, IncidentList, Incident).list()),
-            M::IncidentGet => {
-                let p: IdPayload = decode(payload)?;
-                encode(provider_of!(self, IncidentGet, Incident).get(&p.id))
-            }
-            M::IncidentCreate => {
-                encode(provider_of!(self, IncidentCreate, Incident).create(decode(payload)?))
-            }
-            M::IncidentUpdate => {
-                let p: UpdatePayload<UpdateIncidentInput> = decode(payload)?;
-                encode(provider_of!(self, IncidentUpdate, Incident).update(&p.id, p.input))
-            }
-            M::IncidentTimelineGet => {
-                let p: IdPayload = decode(payload)?;
-                encode(provider_of!(self, IncidentTimelineGet, Incident).timeline(&p.id))
-            }
-            M::IncidentTimelineAppend => {
-                let p: TimelineAppendPayload<TimelineAppendInput> = decode(payload)?;
-                encode(
-                    provider_of!(self, IncidentTimelineAppend, Incident)
-                        .append_timeline(&p.id, p.entry),
-                )
-            }
-            M::AlertQuery => encode(provider_of!(self, AlertQuery, Alert).query(decode(payload)?)),
-            M::AlertGet => {
-                let p: IdPayload = decode(payload)?;
-                encode(provider_of!(self, AlertGet, Alert).get(&p.id))
-            }
-            M::LogQuery => encode(provider_of!(self, LogQuery, Log).query(decode(payload)?)),
-            M::MetricQuery => {
-                encode(provider_of!(self, MetricQuery, Metric).query(decode(payload)?))
-            }
-            M::MetricDescribe => {
-                encode(provider_of!(self, MetricDescribe, Metric).describe(decode(payload)?))
-            }
-            M::TicketQuery => {
-                encode(provider_of!(self, TicketQuery, Ticket).query(decode(payload)?))
-            }
-            M::TicketGet => {
-                let p: IdPayload = decode(payload)?;
-                encode(provider_of!(self, TicketGet, Ticket).get(&p.id))
-            }
-            M::TicketCreate => {
-                encode(provider_of!(self, TicketCreate, Ticket).create(decode(payload)?))
-            }
-            M::TicketUpdate => {
-                let p: UpdatePayload<UpdateTicketInput> = decode(payload)?;
-                encode(provider_of!(self, TicketUpdate, Ticket).update(&p.id, p.input))
-            }
-            M::MessagingSend => {
-                encode(provider_of!(self, MessagingSend, Messaging).send(decode(payload)?))
-            }
-            M::ServiceQuery => {
-                encode(provider_of!(self, ServiceQuery, Service).query(decode(payload)?))
-            }
-            M::DeploymentQuery => {
-                encode(provider_of!(self, DeploymentQuery, Deployment).query(decode(payload)?))
-            }
-            M::DeploymentGet => {
-                let p: IdPayload = decode(payload)?;
-                encode(provider_of!(self, DeploymentGet, Deployment).get(&p.id))
-            }
-            M::TeamQuery => encode(provider_of!(self, TeamQuery, Team).query(decode(payload)?)),
-            M::TeamGet => {
-                let p: IdPayload = decode(payload)?;
-                encode(provider_of!(self, TeamGet, Team).get(&p.id))
-            }
-            M::TeamMembers => {
-                let p: TeamMembersPayload = decode(payload)?;
-                encode(provider_of!(self, TeamMembers, Team).members(&p.team_id))
-            }
-            M::OrchestrationPlansQuery => encode(
-                provider_of!(self, OrchestrationPlansQuery, Orchestration)
-                    .query_plans(decode(payload)?),
-            ),
-            M::OrchestrationPlansGet => {
-                let p: PlanIdPayload = decode(payload)?;
-                encode(
-                    provider_of!(self, OrchestrationPlansGet, Orchestration).get_plan(&p.plan_id),
-                )
-            }
-            M::OrchestrationRunsQuery => encode(
-                provider_of!(self, OrchestrationRunsQuery, Orchestration)
-                    .query_runs(decode(payload)?),
-            ),
-            M::OrchestrationRunsGet => {
-                let p: RunIdPayload = decode(payload)?;
-                encode(provider_of!(self, OrchestrationRunsGet, Orchestration).get_run(&p.run_id))
-            }
-            M::OrchestrationRunsStart => {
-                let p: PlanIdPayload = decode(payload)?;
-                encode(
-                    provider_of!(self, OrchestrationRunsStart, Orchestration).start_run(&p.plan_id),
-                )
-            }
-            M::OrchestrationRunsStepsComplete => {
-                let p: CompleteStepPayload = decode(payload)?;
-                encode(
-                    provider_of!(self, OrchestrationRunsStepsComplete, Orchestration)
-                        .complete_step(&p.run_id, &p.step_id, &p.actor, &p.note),
-                )
-            }
-            M::SecretGet => {
-                let p: SecretGetPayload = decode(payload)?;
-                encode(provider_of!(self, SecretGet, Secret).get(&p.key))
-            }
-            M::SecretPut => {
-                let p: SecretPutPayload = decode(payload)?;
-                encode(provider_of!(self, SecretPut, Secret).put(&p.key, &p.value))
-            }
+        crate::runtime::block_on(self.call_async(CallContext::new(), method, payload.to_string()))
+    }
+
+    /// Calls a method with a JSON payload. The future owns everything it
+    /// needs; dropping it cancels the call. It may be polled on any thread
+    /// and executor: panics become `adapter_panic`, and for asynchronous
+    /// providers the adapter runtime is entered around each poll and the
+    /// context's deadline is applied (`timeout` when it passes).
+    pub fn call_async(
+        &self,
+        context: CallContext,
+        method: Method,
+        payload: String,
+    ) -> impl std::future::Future<Output = Result<String>> + Send + 'static {
+        let provider = self.provider.clone();
+        let capability = self.capability;
+        if self.blocking {
+            let call: BoxFuture = Box::pin(async move {
+                dispatch(&provider, capability, &context, method, &payload).await
+            });
+            Guarded::blocking(method.name(), call)
+        } else {
+            let deadline_context = context.clone();
+            let call: BoxFuture = Box::pin(async move {
+                dispatch(&provider, capability, &context, method, &payload).await
+            });
+            Guarded::on_runtime(method.name(), &deadline_context, call)
+        }
+    }
+}
+
+macro_rules! provider_of {
+    ($provider:ident, $capability:ident, $method:ident, $variant:ident) => {
+        match $provider {
+            AnyProvider::$variant(p) => p,
+            _ => return Err(wrong_capability($capability, Method::$method)),
+        }
+    };
+}
+
+fn wrong_capability(capability: Capability, method: Method) -> Error {
+    Error::bad_request(format!(
+        "{method} is not a method of the {capability} capability"
+    ))
+}
+
+/// Decodes the payload of `method`, calls the provider and encodes the result.
+async fn dispatch(
+    provider: &AnyProvider,
+    capability: Capability,
+    cx: &CallContext,
+    method: Method,
+    payload: &str,
+) -> Result<String> {
+    use Method as M;
+    let p = provider;
+    let c = capability;
+    match method {
+        M::IncidentQuery => encode(
+            provider_of!(p, c, IncidentQuery, Incident)
+                .query(cx, decode(payload)?)
+                .await,
+        ),
+        M::IncidentList => encode(provider_of!(p, c, IncidentList, Incident).list(cx).await),
+        M::IncidentGet => {
+            let id: IdPayload = decode(payload)?;
+            encode(
+                provider_of!(p, c, IncidentGet, Incident)
+                    .get(cx, &id.id)
+                    .await,
+            )
+        }
+        M::IncidentCreate => encode(
+            provider_of!(p, c, IncidentCreate, Incident)
+                .create(cx, decode(payload)?)
+                .await,
+        ),
+        M::IncidentUpdate => {
+            let u: UpdatePayload<UpdateIncidentInput> = decode(payload)?;
+            encode(
+                provider_of!(p, c, IncidentUpdate, Incident)
+                    .update(cx, &u.id, u.input)
+                    .await,
+            )
+        }
+        M::IncidentTimelineGet => {
+            let id: IdPayload = decode(payload)?;
+            encode(
+                provider_of!(p, c, IncidentTimelineGet, Incident)
+                    .timeline(cx, &id.id)
+                    .await,
+            )
+        }
+        M::IncidentTimelineAppend => {
+            let t: TimelineAppendPayload<TimelineAppendInput> = decode(payload)?;
+            encode(
+                provider_of!(p, c, IncidentTimelineAppend, Incident)
+                    .append_timeline(cx, &t.id, t.entry)
+                    .await,
+            )
+        }
+        M::AlertQuery => encode(
+            provider_of!(p, c, AlertQuery, Alert)
+                .query(cx, decode(payload)?)
+                .await,
+        ),
+        M::AlertGet => {
+            let id: IdPayload = decode(payload)?;
+            encode(provider_of!(p, c, AlertGet, Alert).get(cx, &id.id).await)
+        }
+        M::LogQuery => encode(
+            provider_of!(p, c, LogQuery, Log)
+                .query(cx, decode(payload)?)
+                .await,
+        ),
+        M::MetricQuery => encode(
+            provider_of!(p, c, MetricQuery, Metric)
+                .query(cx, decode(payload)?)
+                .await,
+        ),
+        M::MetricDescribe => encode(
+            provider_of!(p, c, MetricDescribe, Metric)
+                .describe(cx, decode(payload)?)
+                .await,
+        ),
+        M::TicketQuery => encode(
+            provider_of!(p, c, TicketQuery, Ticket)
+                .query(cx, decode(payload)?)
+                .await,
+        ),
+        M::TicketGet => {
+            let id: IdPayload = decode(payload)?;
+            encode(provider_of!(p, c, TicketGet, Ticket).get(cx, &id.id).await)
+        }
+        M::TicketCreate => encode(
+            provider_of!(p, c, TicketCreate, Ticket)
+                .create(cx, decode(payload)?)
+                .await,
+        ),
+        M::TicketUpdate => {
+            let u: UpdatePayload<UpdateTicketInput> = decode(payload)?;
+            encode(
+                provider_of!(p, c, TicketUpdate, Ticket)
+                    .update(cx, &u.id, u.input)
+                    .await,
+            )
+        }
+        M::MessagingSend => encode(
+            provider_of!(p, c, MessagingSend, Messaging)
+                .send(cx, decode(payload)?)
+                .await,
+        ),
+        M::ServiceQuery => encode(
+            provider_of!(p, c, ServiceQuery, Service)
+                .query(cx, decode(payload)?)
+                .await,
+        ),
+        M::DeploymentQuery => encode(
+            provider_of!(p, c, DeploymentQuery, Deployment)
+                .query(cx, decode(payload)?)
+                .await,
+        ),
+        M::DeploymentGet => {
+            let id: IdPayload = decode(payload)?;
+            encode(
+                provider_of!(p, c, DeploymentGet, Deployment)
+                    .get(cx, &id.id)
+                    .await,
+            )
+        }
+        M::TeamQuery => encode(
+            provider_of!(p, c, TeamQuery, Team)
+                .query(cx, decode(payload)?)
+                .await,
+        ),
+        M::TeamGet => {
+            let id: IdPayload = decode(payload)?;
+            encode(provider_of!(p, c, TeamGet, Team).get(cx, &id.id).await)
+        }
+        M::TeamMembers => {
+            let t: TeamMembersPayload = decode(payload)?;
+            encode(
+                provider_of!(p, c, TeamMembers, Team)
+                    .members(cx, &t.team_id)
+                    .await,
+            )
+        }
+        M::OrchestrationPlansQuery => encode(
+            provider_of!(p, c, OrchestrationPlansQuery, Orchestration)
+                .query_plans(cx, decode(payload)?)
+                .await,
+        ),
+        M::OrchestrationPlansGet => {
+            let q: PlanIdPayload = decode(payload)?;
+            encode(
+                provider_of!(p, c, OrchestrationPlansGet, Orchestration)
+                    .get_plan(cx, &q.plan_id)
+                    .await,
+            )
+        }
+        M::OrchestrationRunsQuery => encode(
+            provider_of!(p, c, OrchestrationRunsQuery, Orchestration)
+                .query_runs(cx, decode(payload)?)
+                .await,
+        ),
+        M::OrchestrationRunsGet => {
+            let q: RunIdPayload = decode(payload)?;
+            encode(
+                provider_of!(p, c, OrchestrationRunsGet, Orchestration)
+                    .get_run(cx, &q.run_id)
+                    .await,
+            )
+        }
+        M::OrchestrationRunsStart => {
+            let q: PlanIdPayload = decode(payload)?;
+            encode(
+                provider_of!(p, c, OrchestrationRunsStart, Orchestration)
+                    .start_run(cx, &q.plan_id)
+                    .await,
+            )
+        }
+        M::OrchestrationRunsStepsComplete => {
+            let q: CompleteStepPayload = decode(payload)?;
+            encode(
+                provider_of!(p, c, OrchestrationRunsStepsComplete, Orchestration)
+                    .complete_step(cx, &q.run_id, &q.step_id, &q.actor, &q.note)
+                    .await,
+            )
+        }
+        M::SecretGet => {
+            let q: SecretGetPayload = decode(payload)?;
+            encode(provider_of!(p, c, SecretGet, Secret).get(cx, &q.key).await)
+        }
+        M::SecretPut => {
+            let q: SecretPutPayload = decode(payload)?;
+            encode(
+                provider_of!(p, c, SecretPut, Secret)
+                    .put(cx, &q.key, &q.value)
+                    .await,
+            )
         }
     }
 }

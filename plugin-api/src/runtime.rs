@@ -1,0 +1,208 @@
+//! The adapter's own tokio runtime, and running adapter futures on it.
+//!
+//! A library links its own copy of tokio, so it cannot use the host's
+//! runtime: timers and sockets created by adapter code register with this
+//! runtime, whose worker threads drive them. The runtime starts on first use
+//! (adapters with only synchronous providers never start it), has a few
+//! named threads (`<adapter>-rt-<n>`), and is shut down by
+//! [`shutdown`] (the stdio server calls it when stdin closes; the host
+//! calls it through the library's asynchronous module at shutdown).
+//!
+//! An adapter future is polled wherever its caller polls it (the host's
+//! request task, the stdio writer), with this runtime's context entered
+//! around every poll and around its drop: a call that is ready on its first
+//! poll is answered without a thread hand-off, and one that waits for I/O
+//! is woken by this runtime's threads.
+
+use std::future::Future;
+use std::pin::{pin, Pin};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
+
+use tokio::runtime::{Builder, Handle, Runtime};
+
+use crate::context::CallContext;
+use crate::error::{Error, ErrorKind};
+
+static HANDLE: OnceLock<Handle> = OnceLock::new();
+static RUNTIME: Mutex<Option<Runtime>> = Mutex::new(None);
+static SHUT_DOWN: AtomicBool = AtomicBool::new(false);
+
+/// Most worker threads the runtime starts (fewer on smaller machines).
+const MAX_WORKERS: usize = 2;
+
+/// The runtime's handle, starting the runtime on first use.
+pub fn handle() -> Result<Handle, Error> {
+    if SHUT_DOWN.load(Ordering::Acquire) {
+        return Err(Error::of_kind(
+            ErrorKind::Unavailable,
+            "the adapter runtime has shut down",
+        ));
+    }
+    if let Some(handle) = HANDLE.get() {
+        return Ok(handle.clone());
+    }
+    let mut slot = RUNTIME.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(handle) = HANDLE.get() {
+        return Ok(handle.clone());
+    }
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, MAX_WORKERS);
+    let name = crate::log::adapter_name();
+    let short: String = name.chars().take(8).collect();
+    let runtime = Builder::new_multi_thread()
+        .worker_threads(workers)
+        .max_blocking_threads(8)
+        .thread_name_fn(move || {
+            use std::sync::atomic::AtomicUsize;
+            static N: AtomicUsize = AtomicUsize::new(0);
+            format!("{short}-rt-{}", N.fetch_add(1, Ordering::Relaxed))
+        })
+        .enable_all()
+        .build()
+        .map_err(|e| Error::internal(format!("cannot start the adapter runtime: {e}")))?;
+    let handle = runtime.handle().clone();
+    *slot = Some(runtime);
+    let _ = HANDLE.set(handle.clone());
+    Ok(handle)
+}
+
+/// Stops the runtime: running adapter tasks are dropped, its threads exit
+/// (waiting at most `timeout` for blocking tasks). Calls made afterwards
+/// fail with `unavailable`.
+pub fn shutdown(timeout: Duration) {
+    SHUT_DOWN.store(true, Ordering::Release);
+    let runtime = RUNTIME.lock().unwrap_or_else(|e| e.into_inner()).take();
+    if let Some(runtime) = runtime {
+        runtime.shutdown_timeout(timeout);
+    }
+}
+
+/// A boxed adapter future.
+pub(crate) type BoxFuture = Pin<Box<dyn Future<Output = Result<String, Error>> + Send>>;
+
+/// An adapter call made safe to poll anywhere: the runtime's context is
+/// entered around each poll and the drop, a panic becomes `adapter_panic`,
+/// and the deadline of the call context is applied.
+pub(crate) struct Guarded {
+    inner: Option<BoxFuture>,
+    handle: Option<Handle>,
+    what: &'static str,
+}
+
+impl Guarded {
+    /// Guards a call of a blocking (synchronous) provider: no runtime, no
+    /// deadline (the host bounds blocking calls itself).
+    pub(crate) fn blocking(what: &'static str, inner: BoxFuture) -> Guarded {
+        Guarded {
+            inner: Some(inner),
+            handle: None,
+            what,
+        }
+    }
+
+    /// Guards a call of an asynchronous provider: on the adapter runtime,
+    /// with the context's deadline.
+    pub(crate) fn on_runtime(
+        what: &'static str,
+        context: &CallContext,
+        inner: BoxFuture,
+    ) -> Guarded {
+        let handle = match handle() {
+            Ok(handle) => handle,
+            Err(e) => return Guarded::ready(Err(e)),
+        };
+        let inner: BoxFuture = match context.deadline() {
+            Some(deadline) => Box::pin(async move {
+                // Created inside the first poll, where the runtime is entered.
+                match tokio::time::timeout_at(deadline.into(), inner).await {
+                    Ok(result) => result,
+                    Err(_) => Err(Error::timeout(format!(
+                        "{what} did not finish before its deadline"
+                    ))),
+                }
+            }),
+            None => inner,
+        };
+        Guarded {
+            inner: Some(inner),
+            handle: Some(handle),
+            what,
+        }
+    }
+
+    fn ready(result: Result<String, Error>) -> Guarded {
+        Guarded {
+            inner: Some(Box::pin(std::future::ready(result))),
+            handle: None,
+            what: "call",
+        }
+    }
+}
+
+impl Future for Guarded {
+    type Output = Result<String, Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let Some(inner) = this.inner.as_mut() else {
+            return Poll::Ready(Err(Error::internal(
+                "adapter call polled after it finished",
+            )));
+        };
+        let _entered = this.handle.as_ref().map(Handle::enter);
+        let polled =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.as_mut().poll(cx)));
+        match polled {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(result)) => {
+                this.inner = None;
+                Poll::Ready(result)
+            }
+            Err(_) => {
+                let error = crate::panic::panic_error(this.what);
+                let broken = this.inner.take();
+                // Dropping a future that panicked may panic again.
+                let _ =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(broken)));
+                Poll::Ready(Err(error))
+            }
+        }
+    }
+}
+
+impl Drop for Guarded {
+    fn drop(&mut self) {
+        if let Some(inner) = self.inner.take() {
+            let _entered = self.handle.as_ref().map(Handle::enter);
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(inner)));
+        }
+    }
+}
+
+/// Runs `future` to completion on the current thread (which must not be a
+/// thread of the adapter runtime). Used by the synchronous entry points.
+pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut future = pin!(future);
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+        std::thread::park();
+    }
+}

@@ -1,0 +1,207 @@
+//! The asynchronous entry point across the ABI, driven in-process the way
+//! the host drives it: through the exported async module and `FfiFuture`s
+//! polled on a runtime that is not the adapter's.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use abi_stable::std_types::{RResult, RStr, RString};
+use opsorch_plugin_api::abi::{AbiCallContext, AsyncProviderObject};
+use opsorch_plugin_api::schema::{Service, ServiceQuery};
+use opsorch_plugin_api::{
+    async_trait, Adapter, AsyncServiceProvider, CallContext, Config, Error, Result, ServiceProvider,
+};
+
+static DROPPED: AtomicBool = AtomicBool::new(false);
+static STARTED: AtomicUsize = AtomicUsize::new(0);
+
+struct SetOnDrop;
+impl Drop for SetOnDrop {
+    fn drop(&mut self) {
+        DROPPED.store(true, Ordering::SeqCst);
+    }
+}
+
+/// `name` selects the behaviour: `hang`, `panic`, `echo` (the context).
+struct Waiting;
+
+#[async_trait]
+impl AsyncServiceProvider for Waiting {
+    async fn query(&self, context: &CallContext, query: ServiceQuery) -> Result<Vec<Service>> {
+        STARTED.fetch_add(1, Ordering::SeqCst);
+        match query.name.as_str() {
+            "hang" => {
+                let _guard = SetOnDrop;
+                // Needs the adapter runtime's timer: fails if polled without it.
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                Err(Error::internal("woke up"))
+            }
+            "panic" => {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+                panic!("adapter bug")
+            }
+            _ => {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+                Ok(vec![Service {
+                    id: context.request_id().to_string(),
+                    name: context.actor().to_string(),
+                    url: format!("{}", context.deadline().is_some()),
+                    ..Default::default()
+                }])
+            }
+        }
+    }
+}
+
+struct Fixed;
+impl ServiceProvider for Fixed {
+    fn query(&self, _query: ServiceQuery) -> Result<Vec<Service>> {
+        Ok(vec![Service {
+            id: "fixed".into(),
+            name: "fixed".into(),
+            ..Default::default()
+        }])
+    }
+}
+
+fn adapter() -> Adapter {
+    Adapter::new("async-test", "0.1.0")
+        .service_async("waiting", |_: &Config| Ok(Waiting))
+        .service("fixed", |_: &Config| Ok(Fixed))
+}
+
+fn provider(name: &str) -> AsyncProviderObject {
+    // What the host does after loading: the root module, then the async one.
+    let _ = opsorch_plugin_api::abi::__root_module(adapter);
+    let module = opsorch_plugin_api::abi::__async_module();
+    match module.new_provider()(
+        RStr::from_str("service"),
+        RStr::from_str(name),
+        RStr::from_str("{}"),
+    ) {
+        RResult::ROk(p) => p,
+        RResult::RErr(e) => panic!("constructor failed: {e:?}"),
+    }
+}
+
+fn context(timeout_ms: Option<u64>) -> AbiCallContext {
+    AbiCallContext {
+        timeout_ms: timeout_ms.into(),
+        request_id: "req-1".into(),
+        actor: "ops@example.com".into(),
+    }
+}
+
+fn call(
+    p: &AsyncProviderObject,
+    ctx: AbiCallContext,
+    payload: &str,
+) -> opsorch_plugin_api::abi::CallFuture {
+    p.call_async(ctx, RStr::from_str("service.query"), RString::from(payload))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn context_reaches_the_adapter_and_io_runs_on_the_adapter_runtime() {
+    let p = provider("waiting");
+    assert!(!p.is_blocking());
+    let out = call(&p, context(Some(5_000)), r#"{"name":"echo"}"#).await;
+    assert_eq!(
+        out,
+        RResult::ROk(r#"[{"id":"req-1","name":"ops@example.com","url":"true"}]"#.into())
+    );
+    let out = call(&p, context(None), r#"{"name":"echo"}"#).await;
+    assert!(
+        matches!(&out, RResult::ROk(s) if s.contains(r#""url":"false""#)),
+        "{out:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_deadline_ends_the_call_with_timeout() {
+    let p = provider("waiting");
+    let start = Instant::now();
+    let out = call(&p, context(Some(50)), r#"{"name":"hang"}"#).await;
+    let RResult::RErr(e) = out else {
+        panic!("a hanging call answered")
+    };
+    assert_eq!(e.code.as_str(), "timeout");
+    // A hang bound, not a speed assertion.
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_future_cancels_the_adapter_work() {
+    let p = provider("waiting");
+    DROPPED.store(false, Ordering::SeqCst);
+    let before = STARTED.load(Ordering::SeqCst);
+    let fut = call(&p, context(None), r#"{"name":"hang"}"#);
+    let out = tokio::time::timeout(Duration::from_millis(50), fut).await;
+    assert!(out.is_err(), "the hanging call answered: {out:?}");
+    assert!(
+        STARTED.load(Ordering::SeqCst) > before,
+        "the call never started"
+    );
+    assert!(
+        DROPPED.load(Ordering::SeqCst),
+        "the adapter future was not dropped"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_future_is_adapter_panic_and_the_next_call_works() {
+    let p = provider("waiting");
+    let RResult::RErr(e) = call(&p, context(None), r#"{"name":"panic"}"#).await else {
+        panic!("a panicking call answered")
+    };
+    assert_eq!(e.code.as_str(), "adapter_panic");
+    assert!(!e.message.as_str().contains("adapter bug"), "{e:?}");
+    let out = call(&p, context(None), r#"{"name":"echo"}"#).await;
+    assert!(matches!(out, RResult::ROk(_)), "{out:?}");
+}
+
+#[test]
+fn a_blocking_provider_is_ready_on_the_first_poll() {
+    let p = provider("fixed");
+    assert!(p.is_blocking());
+    let mut fut = call(&p, context(None), "{}");
+    let mut cx = Context::from_waker(Waker::noop());
+    match std::pin::Pin::new(&mut fut).poll(&mut cx) {
+        Poll::Ready(out) => assert_eq!(
+            out,
+            RResult::ROk(r#"[{"id":"fixed","name":"fixed"}]"#.into())
+        ),
+        Poll::Pending => panic!("a synchronous provider's call was not ready at once"),
+    }
+    // The synchronous entry of the same object.
+    let out = p.call(RStr::from_str("service.query"), RStr::from_str("{}"));
+    assert_eq!(
+        out,
+        RResult::ROk(r#"[{"id":"fixed","name":"fixed"}]"#.into())
+    );
+}
+
+#[tokio::test]
+async fn bad_method_and_payload_are_bad_request() {
+    let p = provider("waiting");
+    let RResult::RErr(e) = p
+        .call_async(
+            context(None),
+            RStr::from_str("service.nope"),
+            RString::from("{}"),
+        )
+        .await
+    else {
+        panic!("an unknown method answered")
+    };
+    assert_eq!(e.code.as_str(), "bad_request");
+    let RResult::RErr(e) = call(&p, context(None), "[1]").await else {
+        panic!("a bad payload answered")
+    };
+    assert_eq!(e.code.as_str(), "bad_request");
+}
