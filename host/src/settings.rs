@@ -10,8 +10,10 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use base64::Engine;
 use opsorch_plugin_api::methods::Capability;
 use serde_json::{Map, Value};
+use zeroize::Zeroizing;
 
 /// Looks an environment variable up. Empty values count as unset.
 pub trait Env {
@@ -98,6 +100,14 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// How much longer than the plugin timeout the default request timeout is.
 pub const REQUEST_TIMEOUT_MARGIN: Duration = Duration::from_secs(5);
 
+/// The stdio plugin per-call timeout when neither
+/// `OPSORCH_PLUGIN_TIMEOUT_MS` nor the capability's `pluginTimeoutMs` says
+/// otherwise: 30 s.
+pub const DEFAULT_PLUGIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The environment variable overriding [`DEFAULT_PLUGIN_TIMEOUT`].
+pub const PLUGIN_TIMEOUT_VAR: &str = "OPSORCH_PLUGIN_TIMEOUT_MS";
+
 /// Connection-level limits of the HTTP server (see `server`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerLimits {
@@ -171,10 +181,13 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// `OPSORCH_REQUEST_TIMEOUT_MS`, or its default.
     pub request_timeout: Duration,
+    /// `OPSORCH_PLUGIN_TIMEOUT_MS`: the stdio plugins' default per-call
+    /// timeout.
+    pub plugin_timeout: Duration,
     pub limits: ServerLimits,
     /// `OPSORCH_SECRET_KEY` / `OPSORCH_SECRET_KEY_FILE`: encrypts the json
     /// secret file.
-    pub secret_key: Option<crate::builtins::json_secrets::SecretKey>,
+    pub secret_key: Option<KeyMaterial>,
     /// `OPSORCH_PLUGIN_DIR`, colon-separated: where adapter libraries live.
     pub library_dirs: Vec<PathBuf>,
     /// One entry per capability, the secret store included.
@@ -190,6 +203,7 @@ impl fmt::Debug for Settings {
             .field("tls", &self.tls)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("request_timeout", &self.request_timeout)
+            .field("plugin_timeout", &self.plugin_timeout)
             .field("limits", &self.limits)
             .field("secret_key", &self.secret_key)
             .field("library_dirs", &self.library_dirs)
@@ -207,6 +221,7 @@ impl Default for Settings {
             tls: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            plugin_timeout: DEFAULT_PLUGIN_TIMEOUT,
             limits: ServerLimits::default(),
             secret_key: None,
             library_dirs: Vec::new(),
@@ -257,14 +272,7 @@ impl Settings {
                 .unwrap_or(DEFAULT_MAX_CONNECTIONS),
             write_timeout: millis("OPSORCH_WRITE_TIMEOUT_MS", DEFAULT_WRITE_TIMEOUT)?,
         };
-        // The stdio transport refuses an invalid value itself; here it only
-        // sets the floor of the request timeout.
-        let plugin_timeout = env
-            .var(crate::transports::stdio::TIMEOUT_VAR)
-            .and_then(|raw| raw.trim().parse::<u64>().ok())
-            .filter(|ms| *ms > 0)
-            .map(Duration::from_millis)
-            .unwrap_or(crate::transports::stdio::DEFAULT_CALL_TIMEOUT);
+        let plugin_timeout = millis(PLUGIN_TIMEOUT_VAR, DEFAULT_PLUGIN_TIMEOUT)?;
         let request_timeout = match positive(env, "OPSORCH_REQUEST_TIMEOUT_MS", "milliseconds", 1)?
         {
             None => DEFAULT_REQUEST_TIMEOUT.max(plugin_timeout + REQUEST_TIMEOUT_MARGIN),
@@ -274,19 +282,18 @@ impl Settings {
                     format!(
                         "must not be shorter than the stdio plugin timeout ({} ms, {})",
                         plugin_timeout.as_millis(),
-                        crate::transports::stdio::TIMEOUT_VAR
+                        PLUGIN_TIMEOUT_VAR
                     ),
                 ))
             }
             Some(ms) => Duration::from_millis(ms),
         };
-        let secret_key = crate::builtins::json_secrets::SecretKey::from_env(env)?;
+        let secret_key = KeyMaterial::from_env(env)?;
         let library_dirs = env
             .var("OPSORCH_PLUGIN_DIR")
             .map(|dirs| {
-                dirs.split(':')
-                    .filter(|d| !d.is_empty())
-                    .map(PathBuf::from)
+                std::env::split_paths(&dirs)
+                    .filter(|d| !d.as_os_str().is_empty())
                     .collect()
             })
             .unwrap_or_default();
@@ -308,6 +315,7 @@ impl Settings {
             tls,
             max_body_bytes,
             request_timeout,
+            plugin_timeout,
             limits,
             secret_key,
             library_dirs,
@@ -318,6 +326,94 @@ impl Settings {
     /// The selection for `cap` (empty when the environment has none).
     pub fn selection(&self, cap: Capability) -> Selection {
         self.selections.get(&cap).cloned().unwrap_or_default()
+    }
+}
+
+/// The variable holding the json secret store's encryption key.
+pub const SECRET_KEY_VAR: &str = "OPSORCH_SECRET_KEY";
+/// The variable naming a file that holds the encryption key.
+pub const SECRET_KEY_FILE_VAR: &str = "OPSORCH_SECRET_KEY_FILE";
+
+/// What is wrong with a key's text. Never quotes the text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("must be 64 hex characters or the base64 of 32 bytes")]
+pub struct BadKey;
+
+/// The 32 bytes of the json secret store's key (`OPSORCH_SECRET_KEY`, or
+/// the file `OPSORCH_SECRET_KEY_FILE` names), and the variable they came
+/// from. The bytes are wiped when the last copy is dropped (`zeroize`);
+/// `Debug` never shows them.
+#[derive(Clone)]
+pub struct KeyMaterial {
+    bytes: Zeroizing<[u8; 32]>,
+    variable: &'static str,
+}
+
+impl fmt::Debug for KeyMaterial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "KeyMaterial(from {}, redacted)", self.variable)
+    }
+}
+
+impl KeyMaterial {
+    /// Reads `OPSORCH_SECRET_KEY` or `OPSORCH_SECRET_KEY_FILE` (not both).
+    /// Errors name the variable and never quote the key.
+    pub fn from_env(env: &dyn Env) -> Result<Option<KeyMaterial>, ConfigError> {
+        let key_text = env.var(SECRET_KEY_VAR).map(Zeroizing::new);
+        match (key_text, env.var(SECRET_KEY_FILE_VAR)) {
+            (None, None) => Ok(None),
+            (Some(_), Some(_)) => Err(ConfigError::new(
+                SECRET_KEY_FILE_VAR,
+                format!("set {SECRET_KEY_VAR} or {SECRET_KEY_FILE_VAR}, not both"),
+            )),
+            (Some(text), None) => KeyMaterial::parse(&text, SECRET_KEY_VAR)
+                .map(Some)
+                .map_err(|why| ConfigError::new(SECRET_KEY_VAR, why.to_string())),
+            (None, Some(path)) => {
+                let text = std::fs::read_to_string(&path)
+                    .map(Zeroizing::new)
+                    .map_err(|e| {
+                        ConfigError::new(
+                            SECRET_KEY_FILE_VAR,
+                            format!("cannot read the key file: {e}"),
+                        )
+                    })?;
+                KeyMaterial::parse(&text, SECRET_KEY_FILE_VAR)
+                    .map(Some)
+                    .map_err(|why| ConfigError::new(SECRET_KEY_FILE_VAR, why.to_string()))
+            }
+        }
+    }
+
+    /// A key from its text: 64 hex characters, or base64 of 32 bytes
+    /// (standard alphabet, padding optional), surrounding whitespace
+    /// ignored.
+    pub fn parse(text: &str, variable: &'static str) -> Result<KeyMaterial, BadKey> {
+        let text = text.trim();
+        let mut bytes = Zeroizing::new([0u8; 32]);
+        if text.len() == 64 && hex::decode_to_slice(text, bytes.as_mut_slice()).is_ok() {
+            return Ok(KeyMaterial { bytes, variable });
+        }
+        let decoded = Zeroizing::new(
+            base64::engine::general_purpose::STANDARD_NO_PAD
+                .decode(text.trim_end_matches('='))
+                .map_err(|_| BadKey)?,
+        );
+        if decoded.len() != 32 {
+            return Err(BadKey);
+        }
+        bytes.copy_from_slice(&decoded);
+        Ok(KeyMaterial { bytes, variable })
+    }
+
+    /// The key's bytes.
+    pub fn bytes(&self) -> &[u8; 32] {
+        &self.bytes
+    }
+
+    /// The variable the key came from.
+    pub fn variable(&self) -> &'static str {
+        self.variable
     }
 }
 
@@ -472,7 +568,7 @@ mod tests {
         assert_eq!(s.limits.max_header_bytes, 65536);
         // The default request timeout outlasts the default plugin timeout.
         assert_eq!(s.request_timeout, Duration::from_secs(60));
-        assert!(s.request_timeout > crate::transports::stdio::DEFAULT_CALL_TIMEOUT);
+        assert!(s.request_timeout > DEFAULT_PLUGIN_TIMEOUT);
         let s = Settings::from_env(&[
             ("OPSORCH_HEADER_TIMEOUT_MS", "250"),
             ("OPSORCH_MAX_HEADER_BYTES", "2048"),
@@ -508,6 +604,72 @@ mod tests {
         ] {
             let err = Settings::from_env(&[(name, bad)]).unwrap_err();
             assert_eq!(err.variable, name);
+        }
+    }
+
+    const HEX_KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+
+    #[test]
+    fn keys_are_hex_or_base64_of_32_bytes_and_never_shown() {
+        let bytes: [u8; 32] = std::array::from_fn(|i| i as u8);
+        let b64 = base64::engine::general_purpose::STANDARD.encode(bytes);
+        for text in [
+            HEX_KEY.to_owned(),
+            HEX_KEY.to_uppercase(),
+            b64.clone(),
+            b64.trim_end_matches('=').to_owned(),
+            format!("  {HEX_KEY}\n"),
+        ] {
+            let k = KeyMaterial::parse(&text, SECRET_KEY_VAR).unwrap();
+            assert_eq!(k.bytes(), &bytes);
+            assert_eq!(
+                format!("{k:?}"),
+                "KeyMaterial(from OPSORCH_SECRET_KEY, redacted)"
+            );
+        }
+        for bad in [
+            "",
+            "abc",
+            &HEX_KEY[..62],
+            &format!("{HEX_KEY}00"),
+            "not base64 at all!!",
+            // 64 characters, not all hex, and not base64 of 32 bytes.
+            &format!("{}zz", &HEX_KEY[..62]),
+        ] {
+            assert_eq!(KeyMaterial::parse(bad, SECRET_KEY_VAR).unwrap_err(), BadKey);
+        }
+        let err = KeyMaterial::from_env(&[(SECRET_KEY_VAR, "hunter2hunter2")]).unwrap_err();
+        assert_eq!(err.variable, SECRET_KEY_VAR);
+        assert!(!err.to_string().contains("hunter2"));
+        let err = KeyMaterial::from_env(&[(SECRET_KEY_VAR, HEX_KEY), (SECRET_KEY_FILE_VAR, "/k")])
+            .unwrap_err();
+        assert_eq!(err.variable, SECRET_KEY_FILE_VAR);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("key");
+        std::fs::write(&file, format!("{b64}\n")).unwrap();
+        let k = KeyMaterial::from_env(&[(SECRET_KEY_FILE_VAR, file.to_str().unwrap())])
+            .unwrap()
+            .unwrap();
+        assert_eq!(k.variable(), SECRET_KEY_FILE_VAR);
+        assert_eq!(k.bytes(), &bytes);
+        let err = KeyMaterial::from_env(&[(SECRET_KEY_FILE_VAR, "/nonexistent/key")]).unwrap_err();
+        assert_eq!(err.variable, SECRET_KEY_FILE_VAR);
+        assert!(KeyMaterial::from_env(&[("UNRELATED", "x")])
+            .unwrap()
+            .is_none());
+    }
+
+    #[test]
+    fn plugin_timeout_is_parsed_once_strictly() {
+        let s = Settings::from_env(&[(PLUGIN_TIMEOUT_VAR, "1500")]).unwrap();
+        assert_eq!(s.plugin_timeout, Duration::from_millis(1500));
+        assert_eq!(
+            Settings::from_env(&[("X", "1")]).unwrap().plugin_timeout,
+            DEFAULT_PLUGIN_TIMEOUT
+        );
+        for bad in ["0", "-1", "soon"] {
+            let err = Settings::from_env(&[(PLUGIN_TIMEOUT_VAR, bad)]).unwrap_err();
+            assert_eq!(err.variable, PLUGIN_TIMEOUT_VAR);
         }
     }
 

@@ -47,15 +47,13 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::providers::seam::{Json, Provider, ProviderError, ProviderFactory, ProviderFuture};
-use crate::settings::{ConfigError, Env};
+use crate::settings::{BadKey, KeyMaterial};
 
 /// The registered name of this provider.
 pub const NAME: &str = "json";
 
-/// The variable holding the encryption key.
-pub const KEY_VAR: &str = "OPSORCH_SECRET_KEY";
-/// The variable naming a file that holds the encryption key.
-pub const KEY_FILE_VAR: &str = "OPSORCH_SECRET_KEY_FILE";
+/// The variables holding the encryption key (read by [`crate::settings`]).
+pub use crate::settings::{SECRET_KEY_FILE_VAR as KEY_FILE_VAR, SECRET_KEY_VAR as KEY_VAR};
 
 /// The top-level key that marks an encrypted file, and its version.
 pub const ENVELOPE_MARK: &str = "opsorch-encrypted";
@@ -82,52 +80,17 @@ impl std::fmt::Debug for SecretKey {
 }
 
 impl SecretKey {
-    /// Reads `OPSORCH_SECRET_KEY` or `OPSORCH_SECRET_KEY_FILE` (not both).
-    /// Errors name the variable and never quote the key.
-    pub fn from_env(env: &dyn Env) -> Result<Option<SecretKey>, ConfigError> {
-        match (env.var(KEY_VAR), env.var(KEY_FILE_VAR)) {
-            (None, None) => Ok(None),
-            (Some(_), Some(_)) => Err(ConfigError::new(
-                KEY_FILE_VAR,
-                format!("set {KEY_VAR} or {KEY_FILE_VAR}, not both"),
-            )),
-            (Some(text), None) => SecretKey::parse(&text, KEY_VAR)
-                .map(Some)
-                .map_err(|why| ConfigError::new(KEY_VAR, why)),
-            (None, Some(path)) => {
-                let text = fs::read_to_string(&path).map_err(|e| {
-                    ConfigError::new(KEY_FILE_VAR, format!("cannot read the key file: {e}"))
-                })?;
-                SecretKey::parse(&text, KEY_FILE_VAR)
-                    .map(Some)
-                    .map_err(|why| ConfigError::new(KEY_FILE_VAR, why))
-            }
+    /// The cipher for key material read by the settings.
+    pub fn new(material: &KeyMaterial) -> SecretKey {
+        SecretKey {
+            cipher: Arc::new(Aes256Gcm::new(material.bytes().into())),
+            variable: material.variable(),
         }
     }
 
     /// A key from its text: 64 hex characters, or base64 of 32 bytes.
-    pub fn parse(text: &str, variable: &'static str) -> Result<SecretKey, String> {
-        let text = text.trim();
-        let mut bytes = if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
-            (0..32)
-                .map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16).unwrap_or(0))
-                .collect::<Vec<u8>>()
-        } else {
-            base64::engine::general_purpose::STANDARD_NO_PAD
-                .decode(text.trim_end_matches('='))
-                .unwrap_or_default()
-        };
-        if bytes.len() != 32 {
-            bytes.fill(0);
-            return Err("must be 64 hex characters or the base64 of 32 bytes".into());
-        }
-        let cipher = Aes256Gcm::new_from_slice(&bytes)
-            .map_err(|_| "must be 64 hex characters or the base64 of 32 bytes".to_owned());
-        bytes.fill(0);
-        Ok(SecretKey {
-            cipher: Arc::new(cipher?),
-            variable,
-        })
+    pub fn parse(text: &str, variable: &'static str) -> Result<SecretKey, BadKey> {
+        KeyMaterial::parse(text, variable).map(|material| SecretKey::new(&material))
     }
 
     /// The variable the key came from.
@@ -658,25 +621,11 @@ mod tests {
             "not base64 at all!!",
         ] {
             let err = SecretKey::parse(bad, KEY_VAR).unwrap_err();
-            assert_eq!(err, "must be 64 hex characters or the base64 of 32 bytes");
+            assert_eq!(
+                err.to_string(),
+                "must be 64 hex characters or the base64 of 32 bytes"
+            );
         }
-        let err = SecretKey::from_env(&[(KEY_VAR, "hunter2hunter2")]).unwrap_err();
-        assert_eq!(err.variable, KEY_VAR);
-        assert!(!err.to_string().contains("hunter2"));
-        let err = SecretKey::from_env(&[(KEY_VAR, HEX_KEY), (KEY_FILE_VAR, "/k")]).unwrap_err();
-        assert_eq!(err.variable, KEY_FILE_VAR);
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("key");
-        fs::write(&file, format!("{b64}\n")).unwrap();
-        let k = SecretKey::from_env(&[(KEY_FILE_VAR, file.to_str().unwrap())])
-            .unwrap()
-            .unwrap();
-        assert_eq!(k.variable(), KEY_FILE_VAR);
-        let err = SecretKey::from_env(&[(KEY_FILE_VAR, "/nonexistent/key")]).unwrap_err();
-        assert_eq!(err.variable, KEY_FILE_VAR);
-        assert!(SecretKey::from_env(&[("UNRELATED", "x")])
-            .unwrap()
-            .is_none());
     }
 
     #[tokio::test]

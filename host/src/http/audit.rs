@@ -10,7 +10,7 @@ use std::io::Write;
 
 use tracing::field::{Field, Visit};
 
-use crate::http::gate::RequestContext;
+use crate::http::context::RequestContext;
 
 /// The `tracing` target of audit records.
 pub const TARGET: &str = "audit";

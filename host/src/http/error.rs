@@ -11,6 +11,7 @@ use opsorch_plugin_api::methods::Capability;
 use serde::Serialize;
 
 use crate::providers::seam::ProviderError;
+use crate::providers::state::ProviderMissing;
 
 /// An error answered to an HTTP client.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -107,6 +108,12 @@ impl ApiError {
             code: self.code(),
             message: self.to_string(),
         }
+    }
+}
+
+impl From<ProviderMissing> for ApiError {
+    fn from(ProviderMissing(cap): ProviderMissing) -> Self {
+        ApiError::ProviderMissing(cap)
     }
 }
 

@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq;
 
 use crate::http::audit::{self, AuditAction};
+use crate::http::context::RequestContext;
 use crate::http::error::{ApiError, LoggedError};
 use crate::providers::state::AppState;
 
@@ -30,40 +31,6 @@ const REQUEST_ID_HEADERS: [&str; 4] = [
     "x-correlation-id",
     "x-trace-id",
 ];
-
-/// Who is calling, from the contract's actor headers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestContext {
-    pub request_id: String,
-    pub actor_type: &'static str,
-    pub actor_id: String,
-}
-
-impl RequestContext {
-    fn from_headers(request_id: String, headers: &HeaderMap) -> Self {
-        let text = |name: &str| {
-            headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-        };
-        let actor_type = match text("x-actor-type") {
-            Some(t) if t.eq_ignore_ascii_case("copilot") => "copilot",
-            _ => "user",
-        };
-        let actor_id = ["x-user-id", "x-actor-id", "x-opsorch-actor-id"]
-            .into_iter()
-            .find_map(text)
-            .unwrap_or("unknown")
-            .to_owned();
-        RequestContext {
-            request_id,
-            actor_type,
-            actor_id,
-        }
-    }
-}
 
 /// The middleware itself; installed by [`crate::app`].
 pub async fn gate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
@@ -237,25 +204,5 @@ mod tests {
             Some("t0k"),
             &headers(&[("authorization", "t0k")])
         ));
-    }
-
-    #[test]
-    fn actors() {
-        let c = RequestContext::from_headers("r".into(), &HeaderMap::new());
-        assert_eq!((c.actor_type, c.actor_id.as_str()), ("user", "unknown"));
-        let c = RequestContext::from_headers(
-            "r".into(),
-            &headers(&[("x-actor-type", "Copilot"), ("x-actor-id", "bot-1")]),
-        );
-        assert_eq!((c.actor_type, c.actor_id.as_str()), ("copilot", "bot-1"));
-        let c = RequestContext::from_headers(
-            "r".into(),
-            &headers(&[
-                ("x-actor-type", "robot"),
-                ("x-opsorch-actor-id", "c"),
-                ("x-user-id", "alice"),
-            ]),
-        );
-        assert_eq!((c.actor_type, c.actor_id.as_str()), ("user", "alice"));
     }
 }

@@ -3,6 +3,7 @@
 //! It uses the providers layer and nothing above it.
 
 pub mod audit;
+pub mod context;
 pub mod error;
 pub mod extract;
 pub mod gate;

@@ -156,7 +156,7 @@ pub fn document() -> OpenApi {
         "200",
         names,
     );
-    let input = schema::<crate::http::routes::ProviderConfigInput>(&mut schemas);
+    let input = schema::<crate::http::routes::providers::ProviderConfigInput>(&mut schemas);
     let configure = operation(
         &mut schemas,
         "Choose a capability's provider (applied now, stored in the secret provider)",

@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
+use std::path::Path;
 use std::pin::Pin;
 use std::sync::{Arc, RwLock};
 
@@ -126,6 +127,29 @@ pub trait ProviderFactory: Send + Sync + 'static {
         capability: Capability,
         config: &Map<String, Value>,
     ) -> Result<Arc<dyn Provider>, String>;
+}
+
+/// Starts providers served by plugin executables: the stdio transport,
+/// reached through this trait so that this layer does not depend on it.
+///
+/// Start-up builds one from the settings and the application state owns it
+/// (see `docs/ARCHITECTURE.md`): two hosts in one process share nothing.
+pub trait PluginLauncher: Send + Sync + 'static {
+    /// The provider for `capability` served by the plugin at `path`, with
+    /// `config`. `from_api` is true when the path came through the HTTP
+    /// API (directly or from the stored configuration it wrote), so the
+    /// transport may apply its own policy. Errors never quote config values.
+    fn launch(
+        &self,
+        capability: Capability,
+        path: &Path,
+        config: &Map<String, Value>,
+        from_api: bool,
+    ) -> Result<Arc<dyn Provider>, String>;
+
+    /// Ends every plugin process this launcher started; returns once they
+    /// are gone. Later launches' calls fail.
+    fn shutdown(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
 }
 
 /// A name was registered twice for the same capability.

@@ -12,7 +12,7 @@ use opsorch_plugin_api::protocol::{SecretGetPayload, SecretPutPayload};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::providers::seam::{Provider, ProviderError, ProviderRegistry};
+use crate::providers::seam::{PluginLauncher, Provider, ProviderError, ProviderRegistry};
 
 /// Which provider to run for a capability, and with what configuration.
 #[derive(Clone, Default)]
@@ -52,17 +52,14 @@ impl ProviderChoice {
     pub fn build(
         &self,
         registry: &ProviderRegistry,
+        plugins: &dyn PluginLauncher,
         capability: Capability,
         from_api: bool,
     ) -> Result<Arc<dyn Provider>, ChoiceError> {
         if let Some(path) = &self.plugin {
-            return crate::transports::stdio::plugin_provider(
-                capability,
-                path,
-                &self.config,
-                from_api,
-            )
-            .map_err(ChoiceError::Failed);
+            return plugins
+                .launch(capability, path, &self.config, from_api)
+                .map_err(ChoiceError::Failed);
         }
         let name = self.provider.as_deref().unwrap_or_default();
         let factory =

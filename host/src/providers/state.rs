@@ -10,8 +10,7 @@ use std::time::Duration;
 
 use opsorch_plugin_api::methods::Capability;
 
-use crate::http::error::ApiError;
-use crate::providers::seam::{Provider, ProviderRegistry, ProviderSlot};
+use crate::providers::seam::{PluginLauncher, Provider, ProviderRegistry, ProviderSlot};
 use crate::settings::{DEFAULT_MAX_BODY_BYTES, DEFAULT_REQUEST_TIMEOUT};
 
 /// HTTP behaviour settings (CORS, auth, body limit, request timeout).
@@ -53,8 +52,37 @@ pub struct AppState {
     inner: Arc<StateInner>,
 }
 
+/// The capability has no provider in effect (the HTTP layer answers 501).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{} provider not configured", .0.name())]
+pub struct ProviderMissing(pub Capability);
+
+/// The launcher of a state built without a plugin transport
+/// ([`AppState::new`]): every plugin choice is refused.
+struct NoPlugins;
+
+impl PluginLauncher for NoPlugins {
+    fn launch(
+        &self,
+        _: Capability,
+        path: &std::path::Path,
+        _: &serde_json::Map<String, serde_json::Value>,
+        _: bool,
+    ) -> Result<Arc<dyn Provider>, String> {
+        Err(format!(
+            "plugin `{}` refused: this host runs no plugin transport",
+            path.display()
+        ))
+    }
+
+    fn shutdown(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+        Box::pin(async {})
+    }
+}
+
 struct StateInner {
     registry: ProviderRegistry,
+    plugins: Arc<dyn PluginLauncher>,
     slots: BTreeMap<Capability, ProviderSlot>,
     secret: Option<Arc<dyn Provider>>,
     http: HttpSettings,
@@ -64,9 +92,21 @@ struct StateInner {
 }
 
 impl AppState {
-    /// A state with no provider in effect for any routed capability.
+    /// A state with no provider in effect for any routed capability and no
+    /// plugin transport: choosing a stdio plugin is refused.
     pub fn new(
         registry: ProviderRegistry,
+        secret: Option<Arc<dyn Provider>>,
+        http: HttpSettings,
+    ) -> Self {
+        Self::with_plugins(registry, Arc::new(NoPlugins), secret, http)
+    }
+
+    /// A state with no provider in effect for any routed capability, whose
+    /// plugin choices are started by `plugins` (the stdio transport).
+    pub fn with_plugins(
+        registry: ProviderRegistry,
+        plugins: Arc<dyn PluginLauncher>,
         secret: Option<Arc<dyn Provider>>,
         http: HttpSettings,
     ) -> Self {
@@ -77,6 +117,7 @@ impl AppState {
         AppState {
             inner: Arc::new(StateInner {
                 registry,
+                plugins,
                 slots,
                 secret,
                 http,
@@ -89,6 +130,11 @@ impl AppState {
         &self.inner.registry
     }
 
+    /// What starts the stdio plugins this state's providers may be.
+    pub fn plugins(&self) -> &dyn PluginLauncher {
+        self.inner.plugins.as_ref()
+    }
+
     pub fn http(&self) -> &HttpSettings {
         &self.inner.http
     }
@@ -98,13 +144,13 @@ impl AppState {
         self.inner.secret.as_ref()
     }
 
-    /// The provider in effect for `cap`, or the contract's 501.
-    pub fn provider(&self, cap: Capability) -> Result<Arc<dyn Provider>, ApiError> {
+    /// The provider in effect for `cap`.
+    pub fn provider(&self, cap: Capability) -> Result<Arc<dyn Provider>, ProviderMissing> {
         self.inner
             .slots
             .get(&cap)
             .and_then(ProviderSlot::get)
-            .ok_or(ApiError::ProviderMissing(cap))
+            .ok_or(ProviderMissing(cap))
     }
 
     /// Puts `provider` in effect for a routed capability (the secret store is

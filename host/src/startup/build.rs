@@ -6,7 +6,7 @@ use std::sync::Arc;
 use opsorch_plugin_api::methods::Capability;
 
 use crate::builtins::json_secrets::{self, JsonSecretFactory};
-use crate::providers::seam::{Provider, ProviderRegistry};
+use crate::providers::seam::{PluginLauncher, Provider, ProviderRegistry};
 use crate::providers::selection::{load_stored, stored_key, ChoiceError, ProviderChoice};
 use crate::providers::state::{AppState, HttpSettings};
 use crate::settings::{var_name, ConfigError, Selection, Settings};
@@ -57,12 +57,13 @@ fn choice_of(selection: Selection) -> ProviderChoice {
 /// Builds the environment's choice for `cap`, naming the variable at fault.
 fn from_env(
     registry: &ProviderRegistry,
+    plugins: &dyn PluginLauncher,
     cap: Capability,
     selection: Selection,
 ) -> Result<Arc<dyn Provider>, ConfigError> {
     let uses_plugin = selection.plugin.is_some();
     choice_of(selection)
-        .build(registry, cap, false)
+        .build(registry, plugins, cap, false)
         .map_err(|err| match err {
             ChoiceError::UnknownProvider { .. } => {
                 let names = registry.names(cap);
@@ -80,10 +81,12 @@ fn from_env(
         })
 }
 
-/// Resolves every provider and returns the state the router serves.
+/// Resolves every provider and returns the state the router serves, which
+/// owns `plugins` (the stdio transport).
 pub async fn build_state(
     settings: &Settings,
     registry: ProviderRegistry,
+    plugins: Arc<dyn PluginLauncher>,
 ) -> Result<AppState, ConfigError> {
     let secret_selection = settings.selection(Capability::Secret);
     let uses_json_store = secret_selection.plugin.is_none()
@@ -101,8 +104,13 @@ pub async fn build_state(
     }
     let secret = if secret_selection.is_set() {
         Some(
-            from_env(&registry, Capability::Secret, secret_selection)
-                .map_err(|e| key_at_fault(e, settings))?,
+            from_env(
+                &registry,
+                plugins.as_ref(),
+                Capability::Secret,
+                secret_selection,
+            )
+            .map_err(|e| key_at_fault(e, settings))?,
         )
     } else {
         None
@@ -113,13 +121,13 @@ pub async fn build_state(
         max_body_bytes: settings.max_body_bytes,
         request_timeout: settings.request_timeout,
     };
-    let state = AppState::new(registry, secret, http);
+    let state = AppState::with_plugins(registry, plugins, secret, http);
 
     for cap in Capability::ROUTED {
         let selection = settings.selection(cap);
         let provider = if selection.is_set() {
             let what = choice_of(selection.clone()).describe();
-            let provider = from_env(state.registry(), cap, selection)?;
+            let provider = from_env(state.registry(), state.plugins(), cap, selection)?;
             tracing::info!(capability = %cap, source = "environment", provider = %what, "provider ready");
             Some(provider)
         } else if let Some(secret) = state.secret() {
@@ -155,7 +163,7 @@ async fn stored(
         return Ok(None);
     }
     let provider = choice
-        .build(state.registry(), cap, true)
+        .build(state.registry(), state.plugins(), cap, true)
         .map_err(|err| ConfigError::new(&key, err.to_string()))?;
     tracing::info!(capability = %cap, source = "secret store",
         provider = %choice.describe(), "provider ready");

@@ -6,34 +6,39 @@ pub mod build;
 pub mod log_writer;
 pub mod logging;
 
+use crate::builtins::json_secrets::SecretKey;
 use crate::http;
-use crate::transports::{library, stdio};
-
 use crate::providers::state::AppState;
 use crate::settings::{Env, Settings};
+use crate::transports::{library, stdio};
 
 /// Reads the settings, loads providers and builds the state: everything
-/// that may refuse start-up, with no socket opened yet.
+/// that may refuse start-up, with no socket opened yet. The state owns the
+/// stdio transport; [`serve`] shuts it down.
 pub async fn prepare(env: &dyn Env) -> anyhow::Result<(Settings, AppState)> {
     let settings = Settings::from_env(env)?;
-    stdio::configure(stdio::TransportSettings::from_env(
-        env,
-        &settings.library_dirs,
-    )?);
-    let mut registry = build::builtin_registry_with(settings.secret_key.clone());
+    let key = settings.secret_key.as_ref().map(SecretKey::new);
+    let mut registry = build::builtin_registry_with(key);
     library::register_libraries(&settings.library_dirs, &mut registry)?;
-    let state = build::build_state(&settings, registry).await?;
-    Ok((settings, state))
+    let plugins = stdio::Transport::new(stdio::TransportSettings {
+        plugin_dirs: settings.library_dirs.clone(),
+        call_timeout: settings.plugin_timeout,
+    });
+    match build::build_state(&settings, registry, plugins.clone()).await {
+        Ok(state) => Ok((settings, state)),
+        Err(err) => {
+            // A stdio secret store may have started while loading choices.
+            plugins.shutdown().await;
+            Err(err.into())
+        }
+    }
 }
 
 /// The `serve` command: prepare, listen, serve until SIGTERM/SIGINT.
 pub async fn serve(env: &dyn Env) -> anyhow::Result<()> {
-    let served = async {
-        let (settings, state) = prepare(env).await?;
-        http::server::run(&settings, http::app(state)).await
-    }
-    .await;
+    let (settings, state) = prepare(env).await?;
+    let served = http::server::run(&settings, http::app(state.clone())).await;
     // Plugin processes end with the host, whether or not serving failed.
-    stdio::shutdown().await;
+    state.plugins().shutdown().await;
     served
 }

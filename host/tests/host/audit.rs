@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::support::*;
 use opsorch::http::audit::{record, AuditLayer, TARGET};
-use opsorch::http::gate::RequestContext;
+use opsorch::http::context::RequestContext;
 use opsorch::{AppState, HttpSettings};
 use opsorch_plugin_api::methods::Method;
 use serde_json::Value;

@@ -511,7 +511,10 @@ fn secret_files_and_keys_never_panic() {
     run("secret_key_text", ".{0,90}", |text| {
         if let Err(e) = SecretKey::parse(&text, KEY_VAR) {
             // One fixed reason: the input is never quoted.
-            prop_assert_eq!(e, "must be 64 hex characters or the base64 of 32 bytes");
+            prop_assert_eq!(
+                e.to_string(),
+                "must be 64 hex characters or the base64 of 32 bytes"
+            );
         }
         Ok(())
     });

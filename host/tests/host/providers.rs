@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::support::*;
 use opsorch::settings::Settings;
 use opsorch::startup::build::build_state;
+use opsorch::transports::stdio::{Transport, TransportSettings};
 use opsorch::{AppState, HttpSettings, Provider, ProviderError, ProviderFuture};
 use opsorch_plugin_api::methods::{Capability, Method};
 use serde_json::{json, Value};
@@ -18,7 +19,17 @@ async fn state_from_env(factory: &Arc<FakeFactory>, env: &[(&str, &str)]) -> App
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     let settings = Settings::from_env(&env).unwrap();
-    build_state(&settings, registry(factory)).await.unwrap()
+    build_state(&settings, registry(factory), plugins(&settings))
+        .await
+        .unwrap()
+}
+
+/// The stdio transport start-up would build for `settings`.
+fn plugins(settings: &Settings) -> Arc<Transport> {
+    Transport::new(TransportSettings {
+        plugin_dirs: settings.library_dirs.clone(),
+        call_timeout: settings.plugin_timeout,
+    })
 }
 
 fn secret_env(path: &str) -> Vec<(&'static str, String)> {
@@ -295,7 +306,8 @@ async fn a_plugin_path_wins_over_a_provider_name() {
         config: Default::default(),
     };
     // Whatever the stdio transport makes of the path, the named provider is not built.
-    let _ = choice.build(&registry, Capability::Incident, true);
+    let transport = Transport::new(TransportSettings::default());
+    let _ = choice.build(&registry, transport.as_ref(), Capability::Incident, true);
     assert!(factory.created(Capability::Incident).is_none());
 
     // The same from the environment, for a capability and for the secret store.
@@ -309,7 +321,7 @@ async fn a_plugin_path_wins_over_a_provider_name() {
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
     let settings = Settings::from_env(&env).unwrap();
-    let _ = build_state(&settings, registry).await;
+    let _ = build_state(&settings, registry, plugins(&settings)).await;
     assert!(factory.created(Capability::Secret).is_none());
     assert!(factory.created(Capability::Log).is_none());
 }

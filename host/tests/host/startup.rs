@@ -165,3 +165,63 @@ async fn refuses_bad_body_limits() {
     let message = refusal(&[("OPSORCH_MAX_BODY_BYTES", "lots")]).await;
     assert_one_line_naming(&message, "OPSORCH_MAX_BODY_BYTES");
 }
+
+/// Writes an executable `/bin/sh` stdio plugin answering every request line
+/// with an incident list holding one incident, `id`.
+fn sh_plugin(dir: &std::path::Path, id: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(format!("plugin-{id}.sh"));
+    let body = format!(
+        "#!/bin/sh\nwhile read -r line; do echo '{{\"result\":[{{\"id\":\"{id}\"}}]}}'; done\n"
+    );
+    std::fs::write(&path, body).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+#[tokio::test]
+async fn two_hosts_in_one_process_share_nothing() {
+    use opsorch_plugin_api::methods::{Capability, Method};
+
+    let dir = tempfile::tempdir().unwrap();
+    let a = sh_plugin(dir.path(), "a");
+    let b = sh_plugin(dir.path(), "b");
+    let (settings_a, host_a) = opsorch::prepare(&env(&[
+        ("OPSORCH_INCIDENT_PLUGIN", a.to_str().unwrap()),
+        ("OPSORCH_PLUGIN_TIMEOUT_MS", "20000"),
+    ]))
+    .await
+    .unwrap();
+    let (settings_b, host_b) =
+        opsorch::prepare(&env(&[("OPSORCH_INCIDENT_PLUGIN", b.to_str().unwrap())]))
+            .await
+            .unwrap();
+    assert_eq!(
+        settings_a.plugin_timeout,
+        std::time::Duration::from_millis(20000)
+    );
+    assert_eq!(
+        settings_b.plugin_timeout,
+        std::time::Duration::from_secs(30)
+    );
+
+    let query = |state: &opsorch::AppState| {
+        let provider = state.provider(Capability::Incident).unwrap();
+        async move {
+            provider
+                .call(Method::IncidentQuery, "{}".into())
+                .await
+                .map(|json| json.get().to_owned())
+        }
+    };
+    assert_eq!(query(&host_a).await.unwrap(), r#"[{"id":"a"}]"#);
+    assert_eq!(query(&host_b).await.unwrap(), r#"[{"id":"b"}]"#);
+
+    // Shutting one host's plugins down leaves the other's running: the
+    // stdio transport belongs to each state, not to the process.
+    host_a.plugins().shutdown().await;
+    let refused = query(&host_a).await.unwrap_err();
+    assert_eq!(refused.code, "plugin_unavailable", "{refused:?}");
+    assert_eq!(query(&host_b).await.unwrap(), r#"[{"id":"b"}]"#);
+    host_b.plugins().shutdown().await;
+}

@@ -7,7 +7,7 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 
-use super::{json_response, STATUS_OK};
+use super::reply::{json_response, STATUS_OK};
 use crate::providers::state::AppState;
 
 pub fn router() -> Router<AppState> {

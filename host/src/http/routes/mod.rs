@@ -3,23 +3,23 @@
 //! `/openapi.json`) have their own small modules.
 
 mod meta;
-mod providers;
+pub(crate) mod providers;
+mod reply;
 pub mod table;
 
 pub use providers::ProviderConfigInput;
 
 use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Request, State};
-use axum::http::{header, HeaderValue};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, patch, post, MethodRouter};
 use axum::Router;
 use bytes::Bytes;
 
-use crate::http::audit::AuditAction;
 use crate::http::error::ApiError;
 use crate::http::extract::read_body;
 use crate::providers::seam::call_normalised;
 use crate::providers::state::AppState;
+use reply::{json_response, STATUS_OK};
 use table::{Http, Reply, Route, RouteInput, ROUTES};
 
 /// Every route, with the state applied. Unknown paths and wrong methods
@@ -84,28 +84,4 @@ async fn dispatch(
         body,
         Some(route.audit_action()),
     ))
-}
-
-/// The body of `/health` and of every call whose result is only success.
-pub(crate) const STATUS_OK: &str = r#"{"status":"ok"}"#;
-
-/// A JSON response, with its audit action for the request gate.
-pub(crate) fn json_response(
-    status: axum::http::StatusCode,
-    body: impl Into<Bytes>,
-    audit: Option<&'static str>,
-) -> Response {
-    let mut response = (
-        status,
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        body.into(),
-    )
-        .into_response();
-    if let Some(action) = audit {
-        response.extensions_mut().insert(AuditAction(action));
-    }
-    response
 }

@@ -17,7 +17,7 @@ use opsorch_plugin_api::methods::Capability;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{json_response, STATUS_OK};
+use super::reply::{json_response, STATUS_OK};
 use crate::http::error::ApiError;
 use crate::http::extract::JsonBody;
 use crate::providers::selection::{self, ProviderChoice};
@@ -85,7 +85,7 @@ async fn configure(
 
     let _configuring = state.configure_guard().await;
     let provider = choice
-        .build(state.registry(), cap, true)
+        .build(state.registry(), state.plugins(), cap, true)
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
     if let Err(err) = selection::store(secret.as_ref(), cap, &choice).await {
         tracing::warn!(capability = %cap, code = %err.code, message = %err.message,

@@ -81,12 +81,12 @@
 //! sets the level; anything else is logged at INFO. Lines are cut at 16 KiB.
 //!
 //! # Shutdown
-//! [`shutdown`] (called once the HTTP server has drained) closes every
+//! [`Transport::shutdown`] (called once the HTTP server has drained) closes every
 //! plugin's stdin, gives it 2 s to finish and exit, then kills it, and
 //! returns once every process has been reaped, so no plugin outlives the
 //! host. A provider replaced through `POST /providers/{cap}` stops the same
 //! way once its last call has finished. Processes are also spawned with
-//! `kill_on_drop`, so a runtime torn down without [`shutdown`] still kills
+//! `kill_on_drop`, so a runtime torn down without a shutdown still kills
 //! them. Calls still pending when a plugin is killed get
 //! `plugin_unavailable`. If the host itself is SIGKILLed, its plugins see
 //! stdin close and well-behaved ones (the SDK's included) exit on their own;
@@ -116,83 +116,60 @@
 //! DEBUG and otherwise ignored. Real calls are written right behind the
 //! probe, so they do not wait for it. It is not sent when pipelining is off.
 
+mod live;
 mod options;
 mod pool;
 mod process;
 mod wire;
 
+use std::future::Future;
 use std::path::Path;
-use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
-use std::time::Duration;
+use std::pin::Pin;
+use std::sync::Arc;
 
 use opsorch_plugin_api::methods::Capability;
 use serde_json::{Map, Value};
 
 pub use options::{
-    TransportSettings, DEFAULT_CALL_TIMEOUT, MAX_PROCESSES, PIPELINING_KEY, PROBE_KEY,
-    PROCESSES_KEY, TIMEOUT_KEY, TIMEOUT_VAR,
+    TransportSettings, MAX_PROCESSES, PIPELINING_KEY, PROBE_KEY, PROCESSES_KEY, TIMEOUT_KEY,
 };
 
-use crate::providers::seam::Provider;
+use crate::providers::seam::{PluginLauncher, Provider};
+use live::Live;
 use options::PluginOptions;
-use pool::{PluginPool, SpawnError};
-use process::{PluginProcess, PluginSpec, Shared};
+use pool::PluginPool;
+use process::PluginSpec;
 
-/// The transport's settings and every plugin process it started.
-pub(crate) struct Transport {
-    settings: RwLock<Option<TransportSettings>>,
-    live: Mutex<Live>,
-}
-
-#[derive(Default)]
-struct Live {
-    shutting_down: bool,
-    /// Each entry is alive until its process has been reaped.
-    processes: Vec<Weak<Shared>>,
+/// The stdio transport of one host: its settings and every plugin process
+/// it started. Start-up builds one and hands it to the application state;
+/// nothing about it is process-wide, so two hosts in one process (tests)
+/// share nothing.
+pub struct Transport {
+    settings: TransportSettings,
+    live: Arc<Live>,
 }
 
 impl Transport {
-    fn new() -> Arc<Transport> {
+    pub fn new(settings: TransportSettings) -> Arc<Transport> {
         Arc::new(Transport {
-            settings: RwLock::new(None),
-            live: Mutex::new(Live::default()),
-        })
-    }
-
-    fn settings(&self) -> TransportSettings {
-        let configured = self
-            .settings
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        configured.unwrap_or_else(|| {
-            // Not configured (a caller that skipped `configure`): read the
-            // process environment the same way start-up would.
-            let dirs: Vec<_> = std::env::var("OPSORCH_PLUGIN_DIR")
-                .map(|v| {
-                    std::env::split_paths(&v)
-                        .filter(|p| !p.as_os_str().is_empty())
-                        .collect()
-                })
-                .unwrap_or_default();
-            TransportSettings::from_env(&crate::settings::ProcessEnv, &dirs).unwrap_or_default()
+            settings,
+            live: Arc::default(),
         })
     }
 
     fn pool(
-        self: &Arc<Self>,
+        &self,
         capability: Capability,
         path: &Path,
         config: &Map<String, Value>,
         from_api: bool,
     ) -> Result<PluginPool, String> {
-        let settings = self.settings();
         let executable = if from_api {
-            options::resolve_allowlisted(path, &settings.plugin_dirs)?
+            options::resolve_allowlisted(path, &self.settings.plugin_dirs)?
         } else {
             options::resolve_trusted(path)?
         };
-        let options = PluginOptions::from_config(config, settings.call_timeout)?;
+        let options = PluginOptions::from_config(config, self.settings.call_timeout)?;
         let spec = PluginSpec {
             capability,
             path: executable,
@@ -201,90 +178,39 @@ impl Transport {
             probe: options.probe,
             pipelining: options.pipelining,
         };
-        Ok(PluginPool::new(spec, options.processes, self.clone()))
+        Ok(PluginPool::new(spec, options.processes, self.live.clone()))
     }
 
-    /// Starts a process and tracks it, unless the host is shutting down.
-    fn spawn(&self, spec: Arc<PluginSpec>) -> Result<PluginProcess, SpawnError> {
-        // Held across the spawn so that `shutdown` cannot miss a process.
-        let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
-        if live.shutting_down {
-            return Err(SpawnError::ShuttingDown);
-        }
-        let (process, shared) = PluginProcess::spawn(spec).map_err(SpawnError::Io)?;
-        live.processes.retain(|p| p.strong_count() > 0);
-        live.processes.push(Arc::downgrade(&shared));
-        Ok(process)
-    }
-
-    async fn shutdown(&self) {
-        let running: Vec<Arc<Shared>> = {
-            let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
-            live.shutting_down = true;
-            live.processes
-                .drain(..)
-                .filter_map(|p| p.upgrade())
-                .collect()
-        };
-        if running.is_empty() {
-            return;
-        }
-        tracing::info!(processes = running.len(), "stopping plugin processes");
-        for process in &running {
-            process.stop();
-        }
-        // Each supervisor kills its process after the grace period, so this
-        // bound is only a backstop against a wait that never returns.
-        let all_exited = async {
-            for process in &running {
-                process.wait_exited().await;
-            }
-        };
-        if tokio::time::timeout(process::STOP_GRACE + Duration::from_secs(3), all_exited)
-            .await
-            .is_err()
-        {
-            tracing::warn!("some plugin processes had not exited when shutdown gave up waiting");
-        }
+    /// Ends every plugin process: stdin closed, a short grace to finish,
+    /// then SIGKILL; returns once all are reaped. Later calls fail with
+    /// `plugin_unavailable`. Call it after the HTTP server has drained.
+    pub async fn shutdown(&self) {
+        self.live.shutdown().await
     }
 }
 
-fn transport() -> &'static Arc<Transport> {
-    static TRANSPORT: std::sync::OnceLock<Arc<Transport>> = std::sync::OnceLock::new();
-    TRANSPORT.get_or_init(Transport::new)
-}
+impl PluginLauncher for Transport {
+    /// The provider for `capability` served by the plugin at `path`.
+    ///
+    /// `from_api` is true when the path came through `POST /providers/{cap}`
+    /// (directly or via the configuration it stored): it must then lie
+    /// inside a configured plugin directory. Errors name the path and the
+    /// problem (or the config key at fault), never a config value. Nothing
+    /// is started until the first call.
+    fn launch(
+        &self,
+        capability: Capability,
+        path: &Path,
+        config: &Map<String, Value>,
+        from_api: bool,
+    ) -> Result<Arc<dyn Provider>, String> {
+        let pool = self.pool(capability, path, config, from_api)?;
+        Ok(Arc::new(pool))
+    }
 
-/// Sets the transport's settings; start-up calls it before building any
-/// provider. Without it, they are read from the process environment.
-pub fn configure(settings: TransportSettings) {
-    *transport()
-        .settings
-        .write()
-        .unwrap_or_else(PoisonError::into_inner) = Some(settings);
-}
-
-/// The provider for `capability` served by the plugin at `path`.
-///
-/// `from_api` is true when the path came through `POST /providers/{cap}`
-/// (directly or via the configuration it stored): it must then lie inside a
-/// configured plugin directory. Errors name the path and the problem (or
-/// the config key at fault), never a config value. Nothing is started until
-/// the first call.
-pub fn plugin_provider(
-    capability: Capability,
-    path: &Path,
-    config: &Map<String, Value>,
-    from_api: bool,
-) -> Result<Arc<dyn Provider>, String> {
-    let pool = transport().pool(capability, path, config, from_api)?;
-    Ok(Arc::new(pool))
-}
-
-/// Ends every plugin process: stdin closed, a short grace to finish, then
-/// SIGKILL; returns once all are reaped. Later calls fail with
-/// `plugin_unavailable`. Call it after the HTTP server has drained.
-pub async fn shutdown() {
-    transport().shutdown().await
+    fn shutdown(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        Box::pin(Transport::shutdown(self))
+    }
 }
 
 #[cfg(test)]

@@ -11,14 +11,7 @@ use std::time::Duration;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use crate::settings::{ConfigError, Env};
-
-/// The per-call timeout when neither `OPSORCH_PLUGIN_TIMEOUT_MS` nor the
-/// capability's `pluginTimeoutMs` says otherwise.
-pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// The environment variable overriding [`DEFAULT_CALL_TIMEOUT`].
-pub const TIMEOUT_VAR: &str = "OPSORCH_PLUGIN_TIMEOUT_MS";
+use crate::settings::DEFAULT_PLUGIN_TIMEOUT;
 
 /// Config key: how many processes serve the capability (default 1).
 pub const PROCESSES_KEY: &str = "processes";
@@ -33,12 +26,12 @@ pub const PIPELINING_KEY: &str = "pipelining";
 /// The largest pool: more processes than this is a typo, not a plan.
 pub const MAX_PROCESSES: u64 = 64;
 
-/// Transport settings that come from the environment.
+/// The transport's settings, taken from [`crate::settings::Settings`].
 #[derive(Debug, Clone)]
 pub struct TransportSettings {
     /// Where plugins set through the API may live (`OPSORCH_PLUGIN_DIR`).
     pub plugin_dirs: Vec<PathBuf>,
-    /// The default per-call timeout.
+    /// The default per-call timeout (`OPSORCH_PLUGIN_TIMEOUT_MS`).
     pub call_timeout: Duration,
 }
 
@@ -46,31 +39,8 @@ impl Default for TransportSettings {
     fn default() -> Self {
         TransportSettings {
             plugin_dirs: Vec::new(),
-            call_timeout: DEFAULT_CALL_TIMEOUT,
+            call_timeout: DEFAULT_PLUGIN_TIMEOUT,
         }
-    }
-}
-
-impl TransportSettings {
-    /// Reads [`TIMEOUT_VAR`]; `plugin_dirs` are the already parsed
-    /// `OPSORCH_PLUGIN_DIR` entries.
-    pub fn from_env(env: &dyn Env, plugin_dirs: &[PathBuf]) -> Result<Self, ConfigError> {
-        let call_timeout = match env.var(TIMEOUT_VAR) {
-            None => DEFAULT_CALL_TIMEOUT,
-            Some(raw) => match raw.trim().parse::<u64>() {
-                Ok(ms) if ms > 0 => Duration::from_millis(ms),
-                _ => {
-                    return Err(ConfigError::new(
-                        TIMEOUT_VAR,
-                        "must be a positive number of milliseconds",
-                    ))
-                }
-            },
-        };
-        Ok(TransportSettings {
-            plugin_dirs: plugin_dirs.to_vec(),
-            call_timeout,
-        })
     }
 }
 
@@ -237,7 +207,7 @@ mod tests {
     fn host_keys_are_consumed_and_the_rest_is_sent() {
         let opts = PluginOptions::from_config(
             &map(r#"{"processes":3,"pluginTimeoutMs":250,"pluginInfo":false,"pipelining":false,"url":"http://x","token":"t"}"#),
-            DEFAULT_CALL_TIMEOUT,
+            DEFAULT_PLUGIN_TIMEOUT,
         )
         .unwrap();
         assert_eq!(opts.processes, 3);
@@ -266,22 +236,8 @@ mod tests {
             r#"{"pluginTimeoutMs":-5}"#,
             r#"{"pluginInfo":"no"}"#,
         ] {
-            let err = PluginOptions::from_config(&map(bad), DEFAULT_CALL_TIMEOUT).unwrap_err();
+            let err = PluginOptions::from_config(&map(bad), DEFAULT_PLUGIN_TIMEOUT).unwrap_err();
             assert!(err.starts_with("config key `"), "{bad}: {err}");
-        }
-    }
-
-    #[test]
-    fn timeout_from_the_environment() {
-        let s = TransportSettings::from_env(&[("OPSORCH_PLUGIN_TIMEOUT_MS", "1500")], &[]).unwrap();
-        assert_eq!(s.call_timeout, Duration::from_millis(1500));
-        let s = TransportSettings::from_env(&[("X", "1")], &[PathBuf::from("/p")]).unwrap();
-        assert_eq!(s.call_timeout, DEFAULT_CALL_TIMEOUT);
-        assert_eq!(s.plugin_dirs, [PathBuf::from("/p")]);
-        for bad in ["0", "-1", "soon"] {
-            let err = TransportSettings::from_env(&[("OPSORCH_PLUGIN_TIMEOUT_MS", bad)], &[])
-                .unwrap_err();
-            assert_eq!(err.variable, TIMEOUT_VAR);
         }
     }
 

@@ -14,9 +14,9 @@ use std::time::Duration;
 use opsorch_plugin_api::methods::Method;
 use tokio::time::Instant;
 
+use super::live::{Live, SpawnError};
 use super::process::{CallError, Ending, PluginProcess, PluginSpec};
 use super::wire;
-use super::Transport;
 use crate::providers::seam::{Json, Provider, ProviderError, ProviderFuture};
 
 /// The first restart after a failure is immediate; consecutive failures
@@ -52,16 +52,16 @@ struct Slot {
 /// The [`Provider`] of a capability served by a stdio plugin.
 pub(crate) struct PluginPool {
     spec: Arc<PluginSpec>,
-    transport: Arc<Transport>,
+    live: Arc<Live>,
     slots: Vec<Mutex<Slot>>,
     cursor: AtomicUsize,
 }
 
 impl PluginPool {
-    pub fn new(spec: PluginSpec, processes: usize, transport: Arc<Transport>) -> PluginPool {
+    pub fn new(spec: PluginSpec, processes: usize, live: Arc<Live>) -> PluginPool {
         PluginPool {
             spec: Arc::new(spec),
-            transport,
+            live,
             slots: (0..processes.max(1)).map(|_| Mutex::default()).collect(),
             cursor: AtomicUsize::new(0),
         }
@@ -108,7 +108,7 @@ impl PluginPool {
                 (at - now).as_millis().max(1)
             )));
         }
-        match self.transport.spawn(self.spec.clone()) {
+        match self.live.spawn(self.spec.clone()) {
             Ok(process) => {
                 let process = Arc::new(process);
                 slot.process = Some(process.clone());
@@ -191,13 +191,6 @@ impl Provider for PluginPool {
     fn call(&self, method: Method, payload: String) -> ProviderFuture<'_> {
         Box::pin(self.dispatch(method, payload))
     }
-}
-
-/// Why no process could be started.
-#[derive(Debug)]
-pub(crate) enum SpawnError {
-    ShuttingDown,
-    Io(std::io::Error),
 }
 
 #[cfg(test)]

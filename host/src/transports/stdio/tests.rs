@@ -26,8 +26,7 @@ fn plugin(body: &str) -> Plugin {
     let path = dir.path().join("plugin.sh");
     std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let transport = Transport::new();
-    *transport.settings.write().unwrap() = Some(TransportSettings {
+    let transport = Transport::new(TransportSettings {
         plugin_dirs: vec![dir.path().to_path_buf()],
         call_timeout: Duration::from_secs(10),
     });
