@@ -1,10 +1,15 @@
 //! Logging to stderr: human lines filtered by `RUST_LOG`, audit records as
 //! flat JSON objects, both through the batching [`super::log_writer`].
+//!
+//! `RUST_LOG` filters the human lines only. Audit records have their own
+//! filter (target `audit`, level INFO), so they are written whatever the log
+//! level: `RUST_LOG=warn` or `error` keeps every audit record.
 
 use crate::http::audit;
 
-/// Logs to stderr; `RUST_LOG` filters (default `info`). Audit records
-/// (target `audit`) are always written as one JSON object per line.
+/// Logs to stderr; `RUST_LOG` filters (default `info`) every line but the
+/// audit records (target `audit`), which are always written, as one JSON
+/// object per line.
 ///
 /// Lines are written to stderr by a background thread in batches (see
 /// [`super::log_writer`]), so request handlers never wait on the terminal
@@ -21,8 +26,9 @@ pub fn init_logging() -> super::log_writer::LogGuard {
 }
 
 /// The subscriber [`init_logging`] installs, writing to `writer`: human
-/// lines for everything but audit records, which are flat JSON objects
-/// (`request_id`, `actor_type`, `actor_id`, `timestamp`, `action`, …).
+/// lines, filtered by `filter`, for everything but audit records; audit
+/// records, whatever `filter` says, as flat JSON objects (`request_id`,
+/// `actor_type`, `actor_id`, `timestamp`, `action`, …).
 pub fn log_subscriber<W>(
     filter: tracing_subscriber::EnvFilter,
     writer: W,
@@ -30,18 +36,16 @@ pub fn log_subscriber<W>(
 where
     W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Clone + Send + Sync + 'static,
 {
-    use tracing_subscriber::filter::filter_fn;
+    use tracing_subscriber::filter::{filter_fn, FilterExt, Targets};
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::{fmt, Layer};
 
     let human = fmt::layer()
         .with_writer(writer.clone())
         .with_ansi(false)
-        .with_filter(filter_fn(|meta| meta.target() != audit::TARGET));
+        .with_filter(filter.and(filter_fn(|meta| meta.target() != audit::TARGET)));
+    // Not under `filter`: audit records do not depend on the log level.
     let audit_json = audit::AuditLayer::new(writer)
-        .with_filter(filter_fn(|meta| meta.target() == audit::TARGET));
-    tracing_subscriber::registry()
-        .with(filter)
-        .with(human)
-        .with(audit_json)
+        .with_filter(Targets::new().with_target(audit::TARGET, tracing::Level::INFO));
+    tracing_subscriber::registry().with(human).with(audit_json)
 }

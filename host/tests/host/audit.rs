@@ -205,3 +205,110 @@ fn records_are_one_json_object_per_line_with_every_value_escaped() {
     assert_eq!(second["ok"], true);
     assert_eq!(second["message"], "other");
 }
+
+/// Runs the real binary with `rust_log`, makes `calls` successful calls and
+/// one failing one, stops it with SIGTERM and returns its stderr.
+fn binary_stderr(rust_log: &str, calls: usize) -> String {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::{Command, Stdio};
+
+    let dir = tempfile::tempdir().unwrap();
+    let plugin = sh_plugin(dir.path());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_opsorch"))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("RUST_LOG", rust_log)
+        .env("OPSORCH_ADDR", "127.0.0.1:0")
+        .env("OPSORCH_INCIDENT_PLUGIN", &plugin)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let stderr_reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    let addr = loop {
+        line.clear();
+        assert!(
+            stdout.read_line(&mut line).unwrap() > 0,
+            "the host exited before listening"
+        );
+        if let Some(addr) = line.trim().strip_prefix("OPSORCH_LISTENING ") {
+            break addr.to_owned();
+        }
+    };
+    for _ in 0..calls {
+        assert_eq!(http_post(&addr, "/incidents/query", "{}"), 200);
+    }
+    // A failing call writes no audit record.
+    assert_eq!(http_post(&addr, "/incidents/nope/nope", "{}"), 404);
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(child.wait().unwrap().success());
+    stderr_reader.join().unwrap()
+}
+
+/// One HTTP/1.1 POST on a fresh connection; returns the status.
+fn http_post(addr: &str, path: &str, body: &str) -> u16 {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP response: {response:?}"))
+}
+
+/// An executable `/bin/sh` stdio plugin answering every line with `[]`.
+fn sh_plugin(dir: &std::path::Path) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join("plugin.sh");
+    std::fs::write(
+        &path,
+        "#!/bin/sh\nwhile read -r line; do echo '{\"result\":[]}'; done\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+#[test]
+fn the_binary_writes_audit_records_whatever_rust_log_says() {
+    for rust_log in ["warn", "error"] {
+        let stderr = binary_stderr(rust_log, 3);
+        let records: Vec<Value> = stderr
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .filter(|v| v["target"] == "audit")
+            .collect();
+        assert_eq!(records.len(), 3, "RUST_LOG={rust_log}:\n{stderr}");
+        for record in &records {
+            assert_eq!(record["action"], "incident.query", "{record}");
+        }
+        // The level still filters everything else: no INFO line.
+        assert!(
+            !stderr.lines().any(|l| l.contains(" INFO ")),
+            "RUST_LOG={rust_log}:\n{stderr}"
+        );
+    }
+}
