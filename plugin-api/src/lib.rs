@@ -90,6 +90,8 @@ pub mod abi;
 mod context;
 pub mod error;
 pub mod ffi;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod log;
 pub mod methods;
 mod panic;

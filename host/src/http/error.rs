@@ -78,7 +78,7 @@ impl ApiError {
             ApiError::Provider(err) => match err.code.as_str() {
                 "not_found" => StatusCode::NOT_FOUND,
                 "bad_request" => StatusCode::BAD_REQUEST,
-                "plugin_timeout" => StatusCode::GATEWAY_TIMEOUT,
+                "plugin_timeout" | "timeout" => StatusCode::GATEWAY_TIMEOUT,
                 _ => StatusCode::BAD_GATEWAY,
             },
             ApiError::RequestTimeout(_) => StatusCode::GATEWAY_TIMEOUT,

@@ -19,6 +19,7 @@ use subtle::ConstantTimeEq;
 use crate::http::audit::{self, AuditAction};
 use crate::http::context::RequestContext;
 use crate::http::error::{ApiError, LoggedError};
+use crate::providers::seam::{CallInfo, CALL_INFO};
 use crate::providers::state::AppState;
 
 /// The header carrying the request ID, in both directions.
@@ -61,7 +62,16 @@ pub async fn gate(State(state): State<AppState>, mut req: Request, next: Next) -
     } else {
         req.extensions_mut().insert(context.clone());
         let limit = state.http().request_timeout;
-        match tokio::time::timeout(limit, next.run(req)).await {
+        // Transports that pass the request on to adapters read this.
+        let call = CallInfo {
+            deadline: started.checked_add(limit),
+            request_id: context.request_id.clone(),
+            actor: context.actor_id.clone(),
+        };
+        match CALL_INFO
+            .scope(call, tokio::time::timeout(limit, next.run(req)))
+            .await
+        {
             Ok(response) => response,
             // The handler's future is dropped: a provider call running on a
             // blocking thread finishes there, and its result is discarded.

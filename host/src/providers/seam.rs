@@ -342,3 +342,24 @@ mod tests {
         assert!(slot.get().is_none());
     }
 }
+
+/// What the HTTP layer knows about the request a provider call serves:
+/// set by the request gate for the whole request, read by transports that
+/// pass it on (the library transport gives it to asynchronous adapters).
+#[derive(Debug, Clone)]
+pub struct CallInfo {
+    /// When the request times out.
+    pub deadline: Option<std::time::Instant>,
+    pub request_id: String,
+    pub actor: String,
+}
+
+tokio::task_local! {
+    /// The [`CallInfo`] of the request being served by this task.
+    pub static CALL_INFO: CallInfo;
+}
+
+/// The [`CallInfo`] of the current request, if the call serves one.
+pub fn current_call() -> Option<CallInfo> {
+    CALL_INFO.try_with(CallInfo::clone).ok()
+}

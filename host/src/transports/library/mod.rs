@@ -6,6 +6,16 @@
 //! the first library for every later one). Libraries are never unloaded; to
 //! swap an adapter, replace the file and restart.
 //!
+//! Libraries built against interface 1.1 or later also export an
+//! asynchronous module (`opsorch_plugin_api::abi::load_async_module`); their
+//! providers are built through it. An asynchronous provider's call is an
+//! FFI-safe future awaited in the request's own task: a call that is ready
+//! on its first poll is answered without a thread hand-off, the request's
+//! deadline and id reach the adapter, and dropping the request (timeout,
+//! disconnect, shutdown) drops the future, which cancels the adapter's
+//! work. Synchronous providers, and every provider of a 1.0 library, run on
+//! their provider's [`CallPool`].
+//!
 //! Each (capability, provider name) pair a library's manifest lists becomes a
 //! [`ProviderFactory`] in the registry. Any library that fails to load, or
 //! registers a pair another library already took, stops start-up with one line
@@ -18,14 +28,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use abi_stable::library::lib_header_from_path;
-use abi_stable::std_types::{RResult, RStr};
-use opsorch_plugin_api::abi::{AdapterModule_Ref, HostLogger, LogLevel, ProviderObject};
+use abi_stable::std_types::{RResult, RStr, RString};
+use opsorch_plugin_api::abi::{
+    load_async_module, AbiCallContext, AbiError, AdapterModule_Ref, AsyncModule_Ref,
+    AsyncProviderObject, CallFuture, HostLogger, LogLevel, ProviderObject,
+};
 use opsorch_plugin_api::methods::{Capability, Method};
 use opsorch_plugin_api::protocol::Manifest;
 use serde_json::{Map, Value};
 
 use crate::providers::seam::{
-    Json, Provider, ProviderError, ProviderFactory, ProviderFuture, ProviderRegistry,
+    current_call, Json, Provider, ProviderError, ProviderFactory, ProviderFuture, ProviderRegistry,
 };
 use call_pool::CallPool;
 
@@ -50,6 +63,8 @@ pub struct LoadedLibrary {
     pub path: PathBuf,
     pub manifest: Manifest,
     module: AdapterModule_Ref,
+    /// The asynchronous module (interface 1.1 and later).
+    async_module: Option<AsyncModule_Ref>,
 }
 
 impl fmt::Debug for LoadedLibrary {
@@ -57,6 +72,7 @@ impl fmt::Debug for LoadedLibrary {
         f.debug_struct("LoadedLibrary")
             .field("path", &self.path)
             .field("manifest", &self.manifest)
+            .field("asynchronous", &self.async_module.is_some())
             .finish()
     }
 }
@@ -113,10 +129,14 @@ pub fn load_library(path: &Path) -> Result<LoadedLibrary, LoadError> {
             )));
         }
     }
+    // A library without the symbol was built against interface 1.0: it is
+    // served through its synchronous entry point.
+    let async_module = load_async_module(&abs).map_err(|e| fail(summarize(&e.to_string())))?;
     Ok(LoadedLibrary {
         path: abs,
         manifest,
         module,
+        async_module,
     })
 }
 
@@ -272,20 +292,121 @@ impl ProviderFactory for LibraryFactory {
         config: &Map<String, Value>,
     ) -> Result<Arc<dyn Provider>, String> {
         let config = serde_json::to_string(config).map_err(|e| e.to_string())?;
-        let constructor = self.library.module.new_provider();
-        match constructor(
+        let (cap, name, config) = (
             RStr::from_str(capability.name()),
             RStr::from_str(&self.name),
             RStr::from_str(&config),
-        ) {
-            RResult::ROk(object) => Ok(Arc::new(LibraryProvider {
-                object: Arc::new(object),
-                pool: CallPool::new(&self.library.manifest.name),
-            })),
-            RResult::RErr(e) => Err(format!(
-                "{} ({}): {}",
-                self.library.manifest.name, e.code, e.message
-            )),
+        );
+        let failed =
+            |e: AbiError| format!("{} ({}): {}", self.library.manifest.name, e.code, e.message);
+        let object = match self.library.async_module {
+            Some(module) => match module.new_provider()(cap, name, config) {
+                RResult::ROk(object) if !object.is_blocking() => {
+                    return Ok(Arc::new(AsyncLibraryProvider { object }));
+                }
+                RResult::ROk(object) => SyncObject::Current(object),
+                RResult::RErr(e) => return Err(failed(e)),
+            },
+            None => match self.library.module.new_provider()(cap, name, config) {
+                RResult::ROk(object) => SyncObject::Legacy(object),
+                RResult::RErr(e) => return Err(failed(e)),
+            },
+        };
+        Ok(Arc::new(LibraryProvider {
+            object: Arc::new(object),
+            pool: CallPool::new(&self.library.manifest.name),
+        }))
+    }
+}
+
+/// A provider object called synchronously.
+enum SyncObject {
+    /// From a library built against interface 1.0.
+    Legacy(ProviderObject),
+    /// A synchronous provider of a newer library.
+    Current(AsyncProviderObject),
+}
+
+impl SyncObject {
+    fn call(&self, method: RStr<'_>, payload: RStr<'_>) -> RResult<RString, AbiError> {
+        match self {
+            SyncObject::Legacy(object) => object.call(method, payload),
+            SyncObject::Current(object) => object.call(method, payload),
+        }
+    }
+}
+
+/// The JSON result of a library call, or its error.
+fn result(method: Method, out: RResult<RString, AbiError>) -> Result<Json, ProviderError> {
+    match out {
+        RResult::ROk(json) => Json::check(json).map_err(|_| {
+            ProviderError::new("invalid_result", format!("{method} returned invalid JSON"))
+        }),
+        RResult::RErr(e) => Err(ProviderError::new(
+            e.code.into_string(),
+            e.message.into_string(),
+        )),
+    }
+}
+
+/// An asynchronous provider living in a library: its calls are futures
+/// polled in the request's task.
+struct AsyncLibraryProvider {
+    object: AsyncProviderObject,
+}
+
+impl Provider for AsyncLibraryProvider {
+    fn call(&self, method: Method, payload: String) -> ProviderFuture<'_> {
+        let context = match current_call() {
+            Some(call) => AbiCallContext {
+                timeout_ms: call
+                    .deadline
+                    .map(|d| {
+                        let left = d.saturating_duration_since(std::time::Instant::now());
+                        u64::try_from(left.as_millis()).unwrap_or(u64::MAX)
+                    })
+                    .into(),
+                request_id: call.request_id.as_str().into(),
+                actor: call.actor.as_str().into(),
+            },
+            None => AbiCallContext::default(),
+        };
+        let future = self.object.call_async(
+            context,
+            RStr::from_str(method.name()),
+            RString::from(payload),
+        );
+        Box::pin(async move {
+            match (CatchPanic { future }).await {
+                Some(out) => result(method, out),
+                None => Err(ProviderError::new(
+                    "adapter_panic",
+                    format!("adapter panicked in {method}"),
+                )),
+            }
+        })
+    }
+}
+
+/// Polls a library's future; `None` when a poll panicked. Futures built by
+/// the SDK catch their own panics, so this only guards against libraries
+/// that build `FfiFuture`s by hand.
+struct CatchPanic {
+    future: CallFuture,
+}
+
+impl std::future::Future for CatchPanic {
+    type Output = Option<RResult<RString, AbiError>>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let future = std::pin::Pin::new(&mut self.future);
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| future.poll(cx))) {
+            Ok(std::task::Poll::Ready(out)) => std::task::Poll::Ready(Some(out)),
+            Ok(std::task::Poll::Pending) => std::task::Poll::Pending,
+            Err(_) => std::task::Poll::Ready(None),
         }
     }
 }
@@ -294,7 +415,7 @@ impl ProviderFactory for LibraryFactory {
 /// [`CallPool`] threads, so an adapter that blocks never stalls the async
 /// workers or other capabilities.
 struct LibraryProvider {
-    object: Arc<ProviderObject>,
+    object: Arc<SyncObject>,
     pool: CallPool,
 }
 
@@ -306,18 +427,10 @@ impl Provider for LibraryProvider {
             // library's own string until it is written out.
             self.pool
                 .run(move || {
-                    match object.call(RStr::from_str(method.name()), RStr::from_str(&payload)) {
-                        RResult::ROk(json) => Json::check(json).map_err(|_| {
-                            ProviderError::new(
-                                "invalid_result",
-                                format!("{method} returned invalid JSON"),
-                            )
-                        }),
-                        RResult::RErr(e) => Err(ProviderError::new(
-                            e.code.into_string(),
-                            e.message.into_string(),
-                        )),
-                    }
+                    result(
+                        method,
+                        object.call(RStr::from_str(method.name()), RStr::from_str(&payload)),
+                    )
                 })
                 .await
                 .map_err(|e| {
@@ -396,7 +509,10 @@ mod tests {
 
     fn provider(text: &'static str) -> LibraryProvider {
         LibraryProvider {
-            object: Arc::new(AbiProvider_TO::from_value(Fixed(text), TD_Opaque)),
+            object: Arc::new(SyncObject::Legacy(AbiProvider_TO::from_value(
+                Fixed(text),
+                TD_Opaque,
+            ))),
             pool: CallPool::new("fixed"),
         }
     }
