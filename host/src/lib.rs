@@ -24,7 +24,8 @@ pub mod transports;
 pub use http::app;
 pub use http::error::ApiError;
 pub use providers::seam::{
-    Provider, ProviderError, ProviderFactory, ProviderFuture, ProviderRegistry,
+    BuildError, PluginLauncher, Provider, ProviderError, ProviderFactory, ProviderFuture,
+    ProviderRegistry,
 };
 pub use providers::state::{AppState, HttpSettings};
 pub use settings::{ConfigError, Env, ProcessEnv, Settings};

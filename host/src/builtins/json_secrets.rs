@@ -46,7 +46,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use crate::providers::seam::{Json, Provider, ProviderError, ProviderFactory, ProviderFuture};
+use crate::providers::seam::{
+    BuildError, Json, Provider, ProviderError, ProviderFactory, ProviderFuture,
+};
 use crate::settings::{BadKey, KeyMaterial};
 
 /// The registered name of this provider.
@@ -64,6 +66,38 @@ const ENVELOPE_AAD: &[u8] = b"opsorch-encrypted:1";
 pub const WRONG_KEY: &str = "cannot decrypt the secret file";
 /// Start of the reason when the file is encrypted and no key is set.
 pub const NO_KEY: &str = "the secret file is encrypted";
+
+/// Why a secret file cannot be read. Reasons never quote its content.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SecretFileError {
+    #[error("cannot read the secret file: {0}")]
+    Read(String),
+    #[error("{what} is not valid JSON (line {line} column {column})")]
+    NotJson {
+        what: &'static str,
+        line: usize,
+        column: usize,
+    },
+    #[error("the secret file is not a JSON object")]
+    NotObject,
+    #[error(
+        "the secret file is encrypted with an unsupported envelope version (this host reads {ENVELOPE_VERSION})"
+    )]
+    UnsupportedEnvelope,
+    /// The file is encrypted and no key is set.
+    #[error("{NO_KEY}: set {KEY_VAR} or {KEY_FILE_VAR} to the key that wrote it")]
+    NoKey,
+    /// The key does not decrypt the file, or the envelope was altered.
+    #[error("{WRONG_KEY}: {0}")]
+    WrongKey(&'static str),
+}
+
+impl SecretFileError {
+    /// Whether the key (or its absence) is at fault rather than the file.
+    pub fn is_key_error(&self) -> bool {
+        matches!(self, SecretFileError::NoKey | SecretFileError::WrongKey(_))
+    }
+}
 
 /// The AES-256-GCM key of the secret file. Its `Debug` never shows it.
 #[derive(Clone)]
@@ -121,19 +155,19 @@ impl SecretKey {
     }
 
     /// Decrypts an envelope (already parsed as JSON). Reasons never quote it.
-    pub fn open_envelope(&self, envelope: Value) -> Result<Vec<u8>, String> {
+    pub fn open_envelope(&self, envelope: Value) -> Result<Vec<u8>, SecretFileError> {
         let envelope = Envelope::from_value(envelope)?;
         let b64 = base64::engine::general_purpose::STANDARD;
         let nonce = b64
             .decode(&envelope.nonce)
             .ok()
             .filter(|n| n.len() == 12)
-            .ok_or_else(|| {
-                format!("{WRONG_KEY}: the envelope's nonce is not 12 bytes of base64")
-            })?;
+            .ok_or(SecretFileError::WrongKey(
+                "the envelope's nonce is not 12 bytes of base64",
+            ))?;
         let ciphertext = b64
             .decode(&envelope.ciphertext)
-            .map_err(|_| format!("{WRONG_KEY}: the envelope's ciphertext is not base64"))?;
+            .map_err(|_| SecretFileError::WrongKey("the envelope's ciphertext is not base64"))?;
         self.cipher
             .decrypt(
                 Nonce::from_slice(&nonce),
@@ -142,7 +176,7 @@ impl SecretKey {
                     aad: ENVELOPE_AAD,
                 },
             )
-            .map_err(|_| format!("{WRONG_KEY}: wrong key, or the file was altered"))
+            .map_err(|_| SecretFileError::WrongKey("wrong key, or the file was altered"))
     }
 }
 
@@ -157,15 +191,15 @@ struct Envelope {
 }
 
 impl Envelope {
-    fn from_value(value: Value) -> Result<Envelope, String> {
+    fn from_value(value: Value) -> Result<Envelope, SecretFileError> {
         let version = value.get(ENVELOPE_MARK).and_then(Value::as_u64);
         if version != Some(ENVELOPE_VERSION) {
-            return Err(format!(
-                "the secret file is encrypted with an unsupported envelope version (this host reads {ENVELOPE_VERSION})"
-            ));
+            return Err(SecretFileError::UnsupportedEnvelope);
         }
         serde_json::from_value(value).map_err(|_| {
-            format!("{WRONG_KEY}: the envelope needs exactly `{ENVELOPE_MARK}`, `nonce` and `ciphertext`")
+            SecretFileError::WrongKey(
+                "the envelope needs exactly `opsorch-encrypted`, `nonce` and `ciphertext`",
+            )
         })
     }
 }
@@ -187,18 +221,25 @@ impl ProviderFactory for JsonSecretFactory {
         &self,
         capability: Capability,
         config: &Map<String, Value>,
-    ) -> Result<Arc<dyn Provider>, String> {
+    ) -> Result<Arc<dyn Provider>, BuildError> {
         if capability != Capability::Secret {
-            return Err(format!("the json provider cannot serve {capability}"));
+            return Err(BuildError::Invalid(format!(
+                "the json provider cannot serve {capability}"
+            )));
         }
         let path = match config.get("path") {
             Some(Value::String(p)) if !p.is_empty() => PathBuf::from(p),
-            _ => return Err("config needs a \"path\" string".into()),
+            _ => return Err(BuildError::Invalid("config needs a \"path\" string".into())),
         };
-        Ok(Arc::new(JsonSecretStore::open_with(
-            path,
-            self.key.clone(),
-        )?))
+        match JsonSecretStore::open_with(path, self.key.clone()) {
+            Ok(store) => Ok(Arc::new(store)),
+            // The key's variable is at fault, not the config.
+            Err(err) if err.is_key_error() => Err(BuildError::Key {
+                variable: self.key.as_ref().map_or(KEY_VAR, SecretKey::variable),
+                reason: err.to_string(),
+            }),
+            Err(err) => Err(BuildError::Invalid(err.to_string())),
+        }
     }
 }
 
@@ -220,15 +261,15 @@ struct StoreInner {
 
 impl JsonSecretStore {
     /// Reads a plain file. Reasons never quote its content.
-    pub fn open(path: PathBuf) -> Result<Self, String> {
+    pub fn open(path: PathBuf) -> Result<Self, SecretFileError> {
         JsonSecretStore::open_with(path, None)
     }
 
     /// Reads the file, decrypting it with `key` when it is encrypted; with a
     /// key, every write is encrypted. Reasons never quote the content.
-    pub fn open_with(path: PathBuf, key: Option<SecretKey>) -> Result<Self, String> {
+    pub fn open_with(path: PathBuf, key: Option<SecretKey>) -> Result<Self, SecretFileError> {
         remove_stale_temporaries(&path);
-        let text = fs::read(&path).map_err(|e| format!("cannot read the secret file: {e}"))?;
+        let text = fs::read(&path).map_err(|e| SecretFileError::Read(e.to_string()))?;
         let entries = decode_file(&text, key.as_ref())?;
         Ok(JsonSecretStore {
             inner: Arc::new(StoreInner {
@@ -313,13 +354,14 @@ fn json_string(s: &str) -> Result<Box<RawValue>, ProviderError> {
 
 /// The entries of a secret file's bytes, decrypted with `key` when the file
 /// is an envelope. Reasons never quote the content.
-pub fn decode_file(bytes: &[u8], key: Option<&SecretKey>) -> Result<Map<String, Value>, String> {
+pub fn decode_file(
+    bytes: &[u8],
+    key: Option<&SecretKey>,
+) -> Result<Map<String, Value>, SecretFileError> {
     let value = parse_json(bytes, "the secret file")?;
     let value = if is_envelope(&value) {
         let Some(key) = key else {
-            return Err(format!(
-                "{NO_KEY}: set {KEY_VAR} or {KEY_FILE_VAR} to the key that wrote it"
-            ));
+            return Err(SecretFileError::NoKey);
         };
         let mut plain = key.open_envelope(value)?;
         let inner = parse_json(&plain, "the decrypted secret file");
@@ -335,17 +377,15 @@ pub fn decode_file(bytes: &[u8], key: Option<&SecretKey>) -> Result<Map<String, 
     };
     match value {
         Value::Object(map) => Ok(map),
-        _ => Err("the secret file is not a JSON object".into()),
+        _ => Err(SecretFileError::NotObject),
     }
 }
 
-fn parse_json(bytes: &[u8], what: &str) -> Result<Value, String> {
-    serde_json::from_slice::<Value>(bytes).map_err(|e| {
-        format!(
-            "{what} is not valid JSON (line {} column {})",
-            e.line(),
-            e.column()
-        )
+fn parse_json(bytes: &[u8], what: &'static str) -> Result<Value, SecretFileError> {
+    serde_json::from_slice::<Value>(bytes).map_err(|e| SecretFileError::NotJson {
+        what,
+        line: e.line(),
+        column: e.column(),
     })
 }
 
@@ -533,7 +573,8 @@ mod tests {
         let err = JsonSecretFactory::default()
             .create(Capability::Secret, &config)
             .err()
-            .unwrap();
+            .unwrap()
+            .to_string();
         assert!(err.starts_with("cannot read the secret file"), "{err}");
 
         let bad = dir.path().join("bad.json");
@@ -542,7 +583,8 @@ mod tests {
         let err = JsonSecretFactory::default()
             .create(Capability::Secret, &config)
             .err()
-            .unwrap();
+            .unwrap()
+            .to_string();
         assert!(
             err.contains("not valid JSON") && !err.contains("hunter2"),
             "{err}"
@@ -552,13 +594,15 @@ mod tests {
         let err = JsonSecretFactory::default()
             .create(Capability::Secret, &config)
             .err()
-            .unwrap();
+            .unwrap()
+            .to_string();
         assert_eq!(err, "the secret file is not a JSON object");
 
         let err = JsonSecretFactory::default()
             .create(Capability::Secret, &Map::new())
             .err()
-            .unwrap();
+            .unwrap()
+            .to_string();
         assert!(err.contains("path"));
     }
 
@@ -588,7 +632,9 @@ mod tests {
     fn open(path: &Path, key: Option<SecretKey>) -> Result<Arc<dyn Provider>, String> {
         let mut config = Map::new();
         config.insert("path".into(), Value::String(path.display().to_string()));
-        JsonSecretFactory { key }.create(Capability::Secret, &config)
+        JsonSecretFactory { key }
+            .create(Capability::Secret, &config)
+            .map_err(|e| e.to_string())
     }
 
     #[test]

@@ -8,6 +8,7 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use opsorch_plugin_api::methods::Capability;
+use opsorch_plugin_api::ErrorKind;
 use serde::Serialize;
 
 use crate::providers::seam::ProviderError;
@@ -64,7 +65,8 @@ pub struct LoggedError {
 
 impl ApiError {
     /// The HTTP status. This is the only place that maps errors to statuses,
-    /// including provider error codes (CONTRACT §1 "Provider errors").
+    /// provider errors included: by their [`ErrorKind`], never by text
+    /// (the list is in `README.md`, under the routes).
     pub fn status_code(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -75,11 +77,17 @@ impl ApiError {
                 StatusCode::NOT_IMPLEMENTED
             }
             ApiError::SecretStore(_) => StatusCode::BAD_GATEWAY,
-            ApiError::Provider(err) => match err.code.as_str() {
-                "not_found" => StatusCode::NOT_FOUND,
-                "bad_request" => StatusCode::BAD_REQUEST,
-                "plugin_timeout" | "timeout" => StatusCode::GATEWAY_TIMEOUT,
-                _ => StatusCode::BAD_GATEWAY,
+            ApiError::Provider(err) => match err.kind {
+                ErrorKind::NotFound => StatusCode::NOT_FOUND,
+                ErrorKind::BadRequest => StatusCode::BAD_REQUEST,
+                ErrorKind::Unsupported => StatusCode::NOT_IMPLEMENTED,
+                ErrorKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
+                ErrorKind::UpstreamAuth
+                | ErrorKind::Unavailable
+                | ErrorKind::AdapterPanic
+                | ErrorKind::BadOutput
+                | ErrorKind::Internal
+                | ErrorKind::Upstream => StatusCode::BAD_GATEWAY,
             },
             ApiError::RequestTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -175,6 +183,34 @@ mod tests {
             StatusCode::BAD_GATEWAY
         );
         assert_eq!(provider("rate_limited").code(), "rate_limited");
+        // A method the adapter does not implement is not an upstream failure.
+        assert_eq!(
+            provider("unsupported").status_code(),
+            StatusCode::NOT_IMPLEMENTED
+        );
+        assert_eq!(provider("unsupported").code(), "unsupported");
+        assert_eq!(
+            provider("timeout").status_code(),
+            StatusCode::GATEWAY_TIMEOUT
+        );
+        for code in [
+            "adapter_panic",
+            "upstream_auth",
+            "plugin_crashed",
+            "internal",
+        ] {
+            assert_eq!(
+                provider(code).status_code(),
+                StatusCode::BAD_GATEWAY,
+                "{code}"
+            );
+        }
+        // The kind decides, not the code's text.
+        let host_made = ProviderError::of_kind(ErrorKind::NotFound, "gone", "no such thing");
+        assert_eq!(
+            ApiError::Provider(host_made).status_code(),
+            StatusCode::NOT_FOUND
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@ use std::pin::Pin;
 use std::sync::{Arc, RwLock};
 
 use opsorch_plugin_api::methods::{Capability, Method};
+use opsorch_plugin_api::ErrorKind;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
@@ -90,19 +91,41 @@ pub trait Provider: Send + Sync + 'static {
     fn call(&self, method: Method, payload: String) -> ProviderFuture<'_>;
 }
 
-/// An error a provider reports. `code` is empty when the provider gave none.
+/// An error a provider reports: its wire `code` (empty when the provider
+/// gave none), the [`ErrorKind`] the code classifies as (the HTTP status is
+/// a `match` on it, in `http::error`), and a message for the client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProviderError {
+    pub kind: ErrorKind,
     pub code: String,
     pub message: String,
 }
 
 impl ProviderError {
+    /// An error with a wire code; its kind is classified from the code.
     pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
+        let code = code.into();
         ProviderError {
+            kind: ErrorKind::from_code(&code),
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// An error the host itself raises, of a kind it knows, under `code`.
+    pub fn of_kind(kind: ErrorKind, code: impl Into<String>, message: impl Into<String>) -> Self {
+        ProviderError {
+            kind,
             code: code.into(),
             message: message.into(),
         }
+    }
+}
+
+/// An SDK error keeps its kind.
+impl From<opsorch_plugin_api::Error> for ProviderError {
+    fn from(err: opsorch_plugin_api::Error) -> Self {
+        ProviderError::of_kind(err.kind(), err.code(), err.message())
     }
 }
 
@@ -118,15 +141,29 @@ impl fmt::Display for ProviderError {
 
 impl std::error::Error for ProviderError {}
 
+/// Why a provider could not be built. Messages are shown to operators and
+/// API clients: they never quote configuration values or keys.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BuildError {
+    /// The configuration, the adapter or the plugin executable refused.
+    #[error("{0}")]
+    Invalid(String),
+    /// The provider's encryption key is missing or does not fit its data;
+    /// `variable` is the setting at fault.
+    #[error("{reason}")]
+    Key {
+        variable: &'static str,
+        reason: String,
+    },
+}
+
 /// Builds providers of a registered name from their configuration.
 pub trait ProviderFactory: Send + Sync + 'static {
-    /// Errors are shown to operators and API clients: they must not quote
-    /// configuration values.
     fn create(
         &self,
         capability: Capability,
         config: &Map<String, Value>,
-    ) -> Result<Arc<dyn Provider>, String>;
+    ) -> Result<Arc<dyn Provider>, BuildError>;
 }
 
 /// Starts providers served by plugin executables: the stdio transport,
@@ -145,7 +182,7 @@ pub trait PluginLauncher: Send + Sync + 'static {
         path: &Path,
         config: &Map<String, Value>,
         from_api: bool,
-    ) -> Result<Arc<dyn Provider>, String>;
+    ) -> Result<Arc<dyn Provider>, BuildError>;
 
     /// Ends every plugin process this launcher started; returns once they
     /// are gone. Later launches' calls fail.
@@ -278,7 +315,7 @@ mod tests {
             &self,
             _: Capability,
             _: &Map<String, Value>,
-        ) -> Result<Arc<dyn Provider>, String> {
+        ) -> Result<Arc<dyn Provider>, BuildError> {
             Ok(Arc::new(Null))
         }
     }

@@ -12,7 +12,9 @@ use opsorch_plugin_api::protocol::{SecretGetPayload, SecretPutPayload};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::providers::seam::{PluginLauncher, Provider, ProviderError, ProviderRegistry};
+use crate::providers::seam::{
+    BuildError, PluginLauncher, Provider, ProviderError, ProviderRegistry,
+};
 
 /// Which provider to run for a capability, and with what configuration.
 #[derive(Clone, Default)]
@@ -41,8 +43,16 @@ pub enum ChoiceError {
         capability: Capability,
         name: String,
     },
+    /// The registered provider refused its configuration.
+    #[error("{capability} provider `{name}`: {source}")]
+    Provider {
+        capability: Capability,
+        name: String,
+        source: BuildError,
+    },
+    /// The plugin could not be used.
     #[error("{0}")]
-    Failed(String),
+    Plugin(BuildError),
 }
 
 impl ProviderChoice {
@@ -59,7 +69,7 @@ impl ProviderChoice {
         if let Some(path) = &self.plugin {
             return plugins
                 .launch(capability, path, &self.config, from_api)
-                .map_err(ChoiceError::Failed);
+                .map_err(ChoiceError::Plugin);
         }
         let name = self.provider.as_deref().unwrap_or_default();
         let factory =
@@ -71,7 +81,11 @@ impl ProviderChoice {
                 })?;
         factory
             .create(capability, &self.config)
-            .map_err(|why| ChoiceError::Failed(format!("{capability} provider `{name}`: {why}")))
+            .map_err(|source| ChoiceError::Provider {
+                capability,
+                name: name.to_owned(),
+                source,
+            })
     }
 }
 

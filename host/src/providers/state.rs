@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use opsorch_plugin_api::methods::Capability;
 
-use crate::providers::seam::{PluginLauncher, Provider, ProviderRegistry, ProviderSlot};
+use crate::providers::seam::{
+    BuildError, PluginLauncher, Provider, ProviderRegistry, ProviderSlot,
+};
 use crate::settings::{DEFAULT_MAX_BODY_BYTES, DEFAULT_REQUEST_TIMEOUT};
 
 /// HTTP behaviour settings (CORS, auth, body limit, request timeout).
@@ -68,11 +70,11 @@ impl PluginLauncher for NoPlugins {
         path: &std::path::Path,
         _: &serde_json::Map<String, serde_json::Value>,
         _: bool,
-    ) -> Result<Arc<dyn Provider>, String> {
-        Err(format!(
+    ) -> Result<Arc<dyn Provider>, BuildError> {
+        Err(BuildError::Invalid(format!(
             "plugin `{}` refused: this host runs no plugin transport",
             path.display()
-        ))
+        )))
     }
 
     fn shutdown(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use opsorch_plugin_api::methods::Capability;
 
 use crate::builtins::json_secrets::{self, JsonSecretFactory};
-use crate::providers::seam::{PluginLauncher, Provider, ProviderRegistry};
+use crate::providers::seam::{BuildError, PluginLauncher, Provider, ProviderRegistry};
 use crate::providers::selection::{load_stored, stored_key, ChoiceError, ProviderChoice};
 use crate::providers::state::{AppState, HttpSettings};
 use crate::settings::{var_name, ConfigError, Selection, Settings};
@@ -30,22 +30,6 @@ pub fn builtin_registry_with(key: Option<json_secrets::SecretKey>) -> ProviderRe
     registry
 }
 
-/// A secret store that refused its file because of the key names the key
-/// variable, not `OPSORCH_SECRET_CONFIG`.
-fn key_at_fault(err: ConfigError, settings: &Settings) -> ConfigError {
-    let key_var = settings
-        .secret_key
-        .as_ref()
-        .map(|k| k.variable())
-        .unwrap_or(json_secrets::KEY_VAR);
-    for mark in [json_secrets::WRONG_KEY, json_secrets::NO_KEY] {
-        if let Some(at) = err.reason.find(mark) {
-            return ConfigError::new(key_var, &err.reason[at..]);
-        }
-    }
-    err
-}
-
 fn choice_of(selection: Selection) -> ProviderChoice {
     ProviderChoice {
         provider: selection.provider,
@@ -61,7 +45,6 @@ fn from_env(
     cap: Capability,
     selection: Selection,
 ) -> Result<Arc<dyn Provider>, ConfigError> {
-    let uses_plugin = selection.plugin.is_some();
     choice_of(selection)
         .build(registry, plugins, cap, false)
         .map_err(|err| match err {
@@ -74,10 +57,15 @@ fn from_env(
                 };
                 ConfigError::new(var_name(cap, "PROVIDER"), format!("{err} ({known})"))
             }
-            ChoiceError::Failed(why) if uses_plugin => {
-                ConfigError::new(var_name(cap, "PLUGIN"), why)
+            // The key's variable is at fault, not the provider's config.
+            ChoiceError::Provider {
+                source: BuildError::Key { variable, reason },
+                ..
+            } => ConfigError::new(variable, reason),
+            ChoiceError::Provider { .. } => {
+                ConfigError::new(var_name(cap, "CONFIG"), err.to_string())
             }
-            ChoiceError::Failed(why) => ConfigError::new(var_name(cap, "CONFIG"), why),
+            ChoiceError::Plugin(_) => ConfigError::new(var_name(cap, "PLUGIN"), err.to_string()),
         })
 }
 
@@ -103,15 +91,12 @@ pub async fn build_state(
         }
     }
     let secret = if secret_selection.is_set() {
-        Some(
-            from_env(
-                &registry,
-                plugins.as_ref(),
-                Capability::Secret,
-                secret_selection,
-            )
-            .map_err(|e| key_at_fault(e, settings))?,
-        )
+        Some(from_env(
+            &registry,
+            plugins.as_ref(),
+            Capability::Secret,
+            secret_selection,
+        )?)
     } else {
         None
     };

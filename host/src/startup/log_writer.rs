@@ -10,6 +10,11 @@
 //! Nothing is dropped: when the buffer holds [`HIGH_WATER`] bytes (the
 //! output is stuck), writers wait for it to drain. Dropping the
 //! [`LogGuard`] writes out what is buffered and stops the thread.
+//!
+//! It replaces `tracing-appender`'s non-blocking writer, which woke its
+//! thread for nearly every audit record: that cost 8-15% of the library
+//! call rate under load (measured with `scripts/bench`, see
+//! `docs/BENCHMARKS.md`, "Log writer").
 
 use std::io::Write;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};

@@ -81,6 +81,10 @@ async fn provider_error_codes_map_to_statuses() {
         ("plugin_timeout", 504, "plugin_timeout"),
         ("", 502, "provider_error"),
         ("upstream_unavailable", 502, "upstream_unavailable"),
+        ("unsupported", 501, "unsupported"),
+        ("timeout", 504, "timeout"),
+        ("adapter_panic", 502, "adapter_panic"),
+        ("rate_limited", 502, "rate_limited"),
     ] {
         let fake = FakeProvider::new();
         fake.fail(Method::IncidentGet, code, "incident i1 is gone");

@@ -24,7 +24,7 @@ use axum::http::Request;
 use axum::Router;
 use opsorch::builtins::json_secrets::{decode_file, SecretKey, KEY_VAR};
 use opsorch::http::routes::table::ROUTES;
-use opsorch::providers::seam::{call_normalised, Json};
+use opsorch::providers::seam::{call_normalised, BuildError, Json};
 use opsorch::providers::selection::ProviderChoice;
 use opsorch::{
     AppState, HttpSettings, Provider, ProviderError, ProviderFactory, ProviderFuture,
@@ -81,9 +81,9 @@ impl ProviderFactory for EchoFactory {
         &self,
         _: Capability,
         config: &Map<String, Value>,
-    ) -> Result<Arc<dyn Provider>, String> {
+    ) -> Result<Arc<dyn Provider>, BuildError> {
         if config.contains_key("fail") {
-            return Err("refused".into());
+            return Err(BuildError::Invalid("refused".into()));
         }
         Ok(Arc::new(Echo))
     }

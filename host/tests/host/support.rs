@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
 use axum::Router;
-use opsorch::providers::seam::Json;
+use opsorch::providers::seam::{BuildError, Json};
 use opsorch::{
     AppState, HttpSettings, Provider, ProviderError, ProviderFactory, ProviderFuture,
     ProviderRegistry,
@@ -106,9 +106,11 @@ impl ProviderFactory for FakeFactory {
         &self,
         capability: Capability,
         config: &Map<String, Value>,
-    ) -> Result<Arc<dyn Provider>, String> {
+    ) -> Result<Arc<dyn Provider>, BuildError> {
         if config.get("fail") == Some(&Value::Bool(true)) {
-            return Err("the fake provider rejects this config".into());
+            return Err(BuildError::Invalid(
+                "the fake provider rejects this config".into(),
+            ));
         }
         let provider = FakeProvider::with_config(config.clone());
         self.created

@@ -164,9 +164,9 @@ fn panicking_adapter_returns_json_error_and_host_survives() {
     let r = host.post("/alerts/query", "{}");
     assert_eq!(r.status, 502);
     assert_eq!(r.error_code(), "upstream_error");
-    // Methods the adapter does not implement default to `unsupported`.
+    // Methods the adapter does not implement default to `unsupported`: 501.
     let r = host.get("/alerts/A-1");
-    assert_eq!(r.status, 502);
+    assert_eq!(r.status, 501);
     assert_eq!(r.error_code(), "unsupported");
     assert_eq!(host.get("/health").status, 200);
     assert_eq!(host.post("/services/query", "{}").status, 200);

@@ -28,6 +28,24 @@
 //! So a blocked call delays no other capability (each has its own pool), and
 //! the calls queued behind it in its own capability by a few milliseconds.
 //! Threads idle for [`IDLE_EXIT`] exit, down to one.
+//!
+//! # Why not a crate
+//! It replaces tokio's `spawn_blocking` pool (and the first, timer-based
+//! version of this one): those woke a parked thread for nearly every call,
+//! and the wake-ups cost more than a fast adapter's call. Measured with
+//! `scripts/bench`: host CPU per library call fell from 40-52 µs to 30-35
+//! µs and context switches per call from ~1.2 to ~0.3 (`docs/BENCHMARKS.md`,
+//! "Call pool").
+//!
+//! # The one process-wide piece: the watchdog
+//! The watchdog thread is shared by every pool in the process, hosts
+//! included, on purpose: it only looks at threads (a process resource) and
+//! holds nothing but weak references to the pools it watches, no settings
+//! and no state of any one host, so nothing can pass from one host to
+//! another through it; a pool that is dropped drops out of its list. One
+//! thread waking every [`STALL_AFTER`] while any pool is saturated is the
+//! cost; one per host would multiply those wake-ups for no gain. It starts
+//! with the first pool and sleeps while no pool is saturated.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, Weak};
@@ -48,6 +66,21 @@ pub const QUEUE_STALL: Duration = Duration::from_millis(10);
 pub const IDLE_EXIT: Duration = Duration::from_secs(10);
 /// The most threads one provider may use at once.
 pub const MAX_THREADS: usize = 256;
+
+/// Why a call could not run on its pool.
+#[derive(Debug, thiserror::Error)]
+pub enum PoolError {
+    /// No thread could be started for the call (the process is out of
+    /// threads or memory).
+    #[error("cannot start an adapter thread: {0}")]
+    ThreadStart(#[source] std::io::Error),
+    /// The pool no longer takes calls.
+    #[error("the adapter's call pool is closed")]
+    Closed,
+    /// The call ended without an answer: it panicked on its thread.
+    #[error("adapter call was dropped")]
+    Dropped,
+}
 
 /// A queued call, and when it was queued.
 struct Job {
@@ -104,7 +137,7 @@ impl CallPool {
     }
 
     /// Runs `call` on one of the pool's threads and returns its result.
-    pub async fn run<T, F>(&self, call: F) -> Result<T, String>
+    pub async fn run<T, F>(&self, call: F) -> Result<T, PoolError>
     where
         T: Send + 'static,
         F: FnOnce() -> T + Send + 'static,
@@ -116,16 +149,14 @@ impl CallPool {
                 let _ = tx.send(call());
             }),
         })?;
-        rx.await.map_err(|_| "adapter call was dropped".to_string())
+        rx.await.map_err(|_| PoolError::Dropped)
     }
 
-    fn submit(&self, job: Job) -> Result<(), String> {
+    fn submit(&self, job: Job) -> Result<(), PoolError> {
         if self.shared.threads.load(Ordering::Acquire) == 0 {
             self.shared.start_first()?;
         }
-        self.jobs
-            .send(job)
-            .map_err(|_| "the adapter's call pool is closed".to_string())?;
+        self.jobs.send(job).map_err(|_| PoolError::Closed)?;
         if self.shared.idle.load(Ordering::SeqCst) == 0 {
             // Every thread is busy: make sure the watchdog is looking.
             watchdog().alert();
@@ -142,7 +173,7 @@ impl CallPool {
 
 impl Shared {
     /// Starts the pool's first thread, once.
-    fn start_first(self: &Arc<Self>) -> Result<(), String> {
+    fn start_first(self: &Arc<Self>) -> Result<(), PoolError> {
         if self
             .threads
             .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire)
@@ -154,7 +185,7 @@ impl Shared {
     }
 
     /// Adds a thread unless the pool is at [`MAX_THREADS`].
-    fn grow(self: &Arc<Self>) -> Result<(), String> {
+    fn grow(self: &Arc<Self>) -> Result<(), PoolError> {
         let grew = self
             .threads
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
@@ -168,14 +199,14 @@ impl Shared {
     }
 
     /// Spawns a thread already counted in `threads`.
-    fn spawn_counted(self: &Arc<Self>) -> Result<(), String> {
+    fn spawn_counted(self: &Arc<Self>) -> Result<(), PoolError> {
         let shared = self.clone();
         let spawned = std::thread::Builder::new()
             .name(format!("adapter-{}", self.name))
             .spawn(move || shared.work_loop());
         if let Err(e) = spawned {
             self.threads.fetch_sub(1, Ordering::AcqRel);
-            return Err(format!("cannot start an adapter thread: {e}"));
+            return Err(PoolError::ThreadStart(e));
         }
         Ok(())
     }

@@ -33,14 +33,17 @@ use opsorch_plugin_api::abi::{
     load_async_module, AbiCallContext, AbiError, AdapterModule_Ref, AsyncModule_Ref,
     AsyncProviderObject, CallFuture, HostLogger, LogLevel, ProviderObject,
 };
+use opsorch_plugin_api::error::codes;
 use opsorch_plugin_api::methods::{Capability, Method};
 use opsorch_plugin_api::protocol::Manifest;
+use opsorch_plugin_api::ErrorKind;
 use serde_json::{Map, Value};
 
 use crate::providers::seam::{
-    current_call, Json, Provider, ProviderError, ProviderFactory, ProviderFuture, ProviderRegistry,
+    current_call, BuildError, Json, Provider, ProviderError, ProviderFactory, ProviderFuture,
+    ProviderRegistry,
 };
-use call_pool::CallPool;
+use call_pool::{CallPool, PoolError};
 
 /// Why one library could not be used. `reason` is one short line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -290,15 +293,20 @@ impl ProviderFactory for LibraryFactory {
         &self,
         capability: Capability,
         config: &Map<String, Value>,
-    ) -> Result<Arc<dyn Provider>, String> {
-        let config = serde_json::to_string(config).map_err(|e| e.to_string())?;
+    ) -> Result<Arc<dyn Provider>, BuildError> {
+        let config =
+            serde_json::to_string(config).map_err(|e| BuildError::Invalid(e.to_string()))?;
         let (cap, name, config) = (
             RStr::from_str(capability.name()),
             RStr::from_str(&self.name),
             RStr::from_str(&config),
         );
-        let failed =
-            |e: AbiError| format!("{} ({}): {}", self.library.manifest.name, e.code, e.message);
+        let failed = |e: AbiError| {
+            BuildError::Invalid(format!(
+                "{} ({}): {}",
+                self.library.manifest.name, e.code, e.message
+            ))
+        };
         let object = match self.library.async_module {
             Some(module) => match module.new_provider()(cap, name, config) {
                 RResult::ROk(object) if !object.is_blocking() => {
@@ -379,8 +387,9 @@ impl Provider for AsyncLibraryProvider {
         Box::pin(async move {
             match (CatchPanic { future }).await {
                 Some(out) => result(method, out),
-                None => Err(ProviderError::new(
-                    "adapter_panic",
+                None => Err(ProviderError::of_kind(
+                    ErrorKind::AdapterPanic,
+                    codes::ADAPTER_PANIC,
                     format!("adapter panicked in {method}"),
                 )),
             }
@@ -433,12 +442,31 @@ impl Provider for LibraryProvider {
                     )
                 })
                 .await
-                .map_err(|e| {
-                    ProviderError::new("adapter_panic", format!("adapter call failed: {e}"))
-                })?
+                .map_err(pool_error)?
         })
     }
 }
+
+/// A call the pool could not run. Only a call that ended without an answer
+/// (it panicked on its thread) is the adapter's fault.
+fn pool_error(err: PoolError) -> ProviderError {
+    match err {
+        PoolError::Dropped => ProviderError::of_kind(
+            ErrorKind::AdapterPanic,
+            codes::ADAPTER_PANIC,
+            format!("adapter call failed: {err}"),
+        ),
+        PoolError::ThreadStart(_) | PoolError::Closed => ProviderError::of_kind(
+            ErrorKind::Unavailable,
+            ADAPTER_UNAVAILABLE,
+            format!("adapter call could not run: {err}"),
+        ),
+    }
+}
+
+/// The code of a library call the host could not run (no thread to run it
+/// on, or the pool is closed): 502, the adapter is not at fault.
+pub const ADAPTER_UNAVAILABLE: &str = "adapter_unavailable";
 
 /// Adapter log lines, tagged with the adapter's name.
 extern "C" fn host_log(level: LogLevel, adapter: RStr<'_>, message: RStr<'_>) {
@@ -515,6 +543,28 @@ mod tests {
             ))),
             pool: CallPool::new("fixed"),
         }
+    }
+
+    #[test]
+    fn pool_failures_are_typed_and_only_a_lost_call_is_a_panic() {
+        let lost = pool_error(PoolError::Dropped);
+        assert_eq!(
+            (lost.kind, lost.code.as_str()),
+            (ErrorKind::AdapterPanic, "adapter_panic")
+        );
+        for err in [
+            PoolError::ThreadStart(std::io::Error::other("no more threads")),
+            PoolError::Closed,
+        ] {
+            let err = pool_error(err);
+            assert_eq!(err.kind, ErrorKind::Unavailable, "{err}");
+            assert_eq!(err.code, ADAPTER_UNAVAILABLE);
+        }
+        let no_thread = pool_error(PoolError::ThreadStart(std::io::Error::other("EAGAIN")));
+        assert!(
+            no_thread.message.contains("cannot start an adapter thread"),
+            "{no_thread}"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

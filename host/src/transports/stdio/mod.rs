@@ -134,7 +134,7 @@ pub use options::{
     TransportSettings, MAX_PROCESSES, PIPELINING_KEY, PROBE_KEY, PROCESSES_KEY, TIMEOUT_KEY,
 };
 
-use crate::providers::seam::{PluginLauncher, Provider};
+use crate::providers::seam::{BuildError, PluginLauncher, Provider};
 use live::Live;
 use options::PluginOptions;
 use pool::PluginPool;
@@ -203,8 +203,10 @@ impl PluginLauncher for Transport {
         path: &Path,
         config: &Map<String, Value>,
         from_api: bool,
-    ) -> Result<Arc<dyn Provider>, String> {
-        let pool = self.pool(capability, path, config, from_api)?;
+    ) -> Result<Arc<dyn Provider>, BuildError> {
+        let pool = self
+            .pool(capability, path, config, from_api)
+            .map_err(BuildError::Invalid)?;
         Ok(Arc::new(pool))
     }
 
