@@ -1,0 +1,86 @@
+//! The `alertmanager` alert provider.
+
+use opsorch_plugin_api::schema::{Alert, AlertQuery};
+use opsorch_plugin_api::{AlertProvider, Config, Error, Result};
+
+use crate::alertmanager::{self, AmAlert};
+use crate::config::AlertmanagerConfig;
+use crate::http::{status_error, HttpClient};
+
+const ALERTS: &str = "/api/v2/alerts";
+
+/// Alerts from an Alertmanager (API v2).
+#[derive(Debug)]
+pub struct AlertmanagerAlerts {
+    config: AlertmanagerConfig,
+    client: HttpClient,
+}
+
+impl AlertmanagerAlerts {
+    pub fn new(config: &Config) -> Result<AlertmanagerAlerts> {
+        let config = AlertmanagerConfig::parse(config)?;
+        let client = HttpClient::new(config.http.clone())?;
+        Ok(AlertmanagerAlerts { config, client })
+    }
+
+    async fn fetch(&self, params: &str) -> Result<Vec<AmAlert>> {
+        let path = if params.is_empty() {
+            ALERTS.to_string()
+        } else {
+            format!("{ALERTS}?{params}")
+        };
+        let reply = self.client.get(&path).await?;
+        let origin = self.client.origin();
+        let status = reply.status.as_u16();
+        if status == 400 {
+            // Alertmanager explains a refused filter in a JSON string.
+            let why = serde_json::from_slice::<String>(&reply.body)
+                .unwrap_or_else(|_| String::from_utf8_lossy(&reply.body).into_owned());
+            let why: String = why.trim().chars().take(300).collect();
+            return Err(Error::bad_request(format!(
+                "alertmanager refused the query: {why}"
+            )));
+        }
+        if !reply.status.is_success() {
+            return Err(status_error(origin, ALERTS, status));
+        }
+        serde_json::from_slice(&reply.body).map_err(|e| {
+            Error::upstream(format!(
+                "alertmanager at {origin} answered {ALERTS} with something that is not a list of alerts ({e})"
+            ))
+        })
+    }
+
+    /// `alert.query`.
+    pub async fn query_async(&self, query: AlertQuery) -> Result<Vec<Alert>> {
+        let Some(params) = alertmanager::query_params(&query, &self.config)? else {
+            return Ok(Vec::new());
+        };
+        let alerts = self.fetch(&params).await?;
+        alertmanager::select(alerts, &query, &self.config)
+    }
+
+    /// `alert.get`: the alert whose fingerprint is `id`, in any state.
+    pub async fn get_async(&self, id: &str) -> Result<Alert> {
+        let not_found = || Error::not_found(format!("alert {id:?} not found"));
+        if !alertmanager::is_fingerprint(id) {
+            return Err(not_found());
+        }
+        let alerts = self.fetch("").await?;
+        alerts
+            .into_iter()
+            .find(|a| a.fingerprint == id)
+            .map(|a| alertmanager::convert(a, &self.config))
+            .ok_or_else(not_found)
+    }
+}
+
+impl AlertProvider for AlertmanagerAlerts {
+    fn query(&self, query: AlertQuery) -> Result<Vec<Alert>> {
+        crate::runtime::block_on(self.query_async(query))?
+    }
+
+    fn get(&self, id: &str) -> Result<Alert> {
+        crate::runtime::block_on(self.get_async(id))?
+    }
+}

@@ -1,0 +1,44 @@
+//! OpsOrch adapters for Prometheus and Alertmanager.
+//!
+//! Built as `libopsorch_prometheus.so` it is an adapter library the host
+//! loads from `OPSORCH_PLUGIN_DIR`; the `opsorch-prometheus-plugin` binary
+//! serves the same providers over stdio. Providers:
+//!
+//! - metric provider **`prometheus`**, config `{"url": "<prometheus base url>"}`:
+//!   `metric.query` translates the expression to PromQL ([`promql`]) and
+//!   calls `/api/v1/query_range`; `metric.describe` lists metric names
+//!   (label values of `__name__`, or the scope's series from
+//!   `/api/v1/series`) typed from `/api/v1/metadata` ([`prom`]).
+//! - alert provider **`alertmanager`**, config
+//!   `{"alertmanagerURL": "<alertmanager base url>"}`: `alert.query` calls
+//!   `/api/v2/alerts` with state flags and `filter` matchers; `alert.get`
+//!   takes the alert fingerprint ([`alertmanager`]).
+//!
+//! Both accept `bearerToken` or `username`/`password`, `caFile`,
+//! `timeoutMs` and `maxResponseBytes` ([`config`]); the README of this crate
+//! has every key, the mapping tables and the known limits.
+
+pub mod alert;
+pub mod alertmanager;
+pub mod config;
+pub mod http;
+pub mod metric;
+pub mod prom;
+pub mod promql;
+mod runtime;
+
+use opsorch_plugin_api::Adapter;
+
+/// The adapter: metric provider `prometheus`, alert provider `alertmanager`.
+pub fn adapter() -> Adapter {
+    Adapter::new("opsorch-prometheus", env!("CARGO_PKG_VERSION"))
+        .metric("prometheus", metric::PrometheusMetrics::new)
+        .alert("alertmanager", alert::AlertmanagerAlerts::new)
+}
+
+opsorch_plugin_api::export_adapter!(adapter);
+
+/// A warning in the host's log (adapter logging goes through the SDK).
+pub(crate) fn log_warn(message: std::fmt::Arguments<'_>) {
+    opsorch_plugin_api::log::warn(message);
+}
