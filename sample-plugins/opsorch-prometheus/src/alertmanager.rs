@@ -154,8 +154,7 @@ pub fn query_params(query: &AlertQuery, config: &AlertmanagerConfig) -> Result<O
             );
         }
         many => {
-            let alternatives: Vec<String> =
-                many.iter().map(|s| regex_syntax::escape(s)).collect();
+            let alternatives: Vec<String> = many.iter().map(|s| regex_syntax::escape(s)).collect();
             form.append_pair(
                 "filter",
                 &format!(
@@ -297,7 +296,10 @@ pub fn convert(alert: AmAlert, config: &AlertmanagerConfig) -> Alert {
     fields.insert("labels".into(), string_map(&alert.labels));
     fields.insert("annotations".into(), string_map(&alert.annotations));
     fields.insert("state".into(), Value::String(alert.status.state.clone()));
-    fields.insert("silencedBy".into(), serde_json::json!(alert.status.silenced_by));
+    fields.insert(
+        "silencedBy".into(),
+        serde_json::json!(alert.status.silenced_by),
+    );
     fields.insert(
         "inhibitedBy".into(),
         serde_json::json!(alert.status.inhibited_by),
@@ -437,11 +439,7 @@ mod tests {
         );
         // Every status named is the same as none.
         assert!(params(AlertQuery {
-            statuses: vec![
-                "active".into(),
-                "suppressed".into(),
-                "unprocessed".into()
-            ],
+            statuses: vec!["active".into(), "suppressed".into(), "unprocessed".into()],
             ..Default::default()
         })
         .is_empty());
@@ -492,7 +490,10 @@ mod tests {
             severities: vec!["critical".into(), "warn.ing|x".into()],
             ..Default::default()
         });
-        assert_eq!(got, vec![p("filter", r#"severity=~"critical|warn\\.ing\\|x""#)]);
+        assert_eq!(
+            got,
+            vec![p("filter", r#"severity=~"critical|warn\\.ing\\|x""#)]
+        );
     }
 
     #[test]
@@ -631,12 +632,7 @@ mod tests {
         other.fingerprint = "04".into();
         other.labels.insert("alertname".into(), "DiskFull".into());
         other.annotations.clear();
-        let all = vec![
-            am_alert(FIRING),
-            silenced_and_inhibited,
-            inhibited,
-            other,
-        ];
+        let all = vec![am_alert(FIRING), silenced_and_inhibited, inhibited, other];
         let ids = |q: AlertQuery| -> Vec<String> {
             select(all.clone(), &q, &config())
                 .unwrap()

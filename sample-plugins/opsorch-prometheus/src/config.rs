@@ -159,17 +159,14 @@ impl<'a> Reader<'a> {
             None => Ok(None),
             Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.as_str())),
-            Some(_) => Err(Error::bad_request(format!(
-                "config.{key} must be a string"
-            ))),
+            Some(_) => Err(Error::bad_request(format!("config.{key} must be a string"))),
         }
     }
 
     /// A required string.
     pub fn required(&self, key: &str) -> Result<&'a str> {
-        self.string(key)?.ok_or_else(|| {
-            Error::bad_request(format!("missing required config field: {key}"))
-        })
+        self.string(key)?
+            .ok_or_else(|| Error::bad_request(format!("missing required config field: {key}")))
     }
 
     /// A label name (Prometheus syntax), defaulting to `default`.
@@ -387,12 +384,19 @@ mod tests {
             r#"{"url": "http:///nohost"}"#,
         ] {
             let err = PrometheusConfig::parse(&config(bad)).unwrap_err();
-            assert_eq!(err.kind(), opsorch_plugin_api::ErrorKind::BadRequest, "{bad}");
+            assert_eq!(
+                err.kind(),
+                opsorch_plugin_api::ErrorKind::BadRequest,
+                "{bad}"
+            );
         }
-        let c = PrometheusConfig::parse(&config(r#"{"url": "http://127.0.0.1:9090/prom/"}"#))
-            .unwrap();
+        let c =
+            PrometheusConfig::parse(&config(r#"{"url": "http://127.0.0.1:9090/prom/"}"#)).unwrap();
         assert_eq!(c.http.base.as_str(), "http://127.0.0.1:9090/prom");
-        assert_eq!(c.http.base.join("/api/v1/query_range"), "http://127.0.0.1:9090/prom/api/v1/query_range");
+        assert_eq!(
+            c.http.base.join("/api/v1/query_range"),
+            "http://127.0.0.1:9090/prom/api/v1/query_range"
+        );
         assert_eq!(c.ui, c.http.base);
         assert_eq!(c.http.timeout, DEFAULT_TIMEOUT);
         assert_eq!(c.http.auth, Auth::None);
@@ -433,7 +437,11 @@ mod tests {
             r#"{"url": "https://p.example", "bearerToken": 5}"#,
         ] {
             let err = PrometheusConfig::parse(&config(bad)).unwrap_err();
-            assert_eq!(err.kind(), opsorch_plugin_api::ErrorKind::BadRequest, "{bad}");
+            assert_eq!(
+                err.kind(),
+                opsorch_plugin_api::ErrorKind::BadRequest,
+                "{bad}"
+            );
             assert!(!err.message().contains("pw-456"));
         }
     }
@@ -484,8 +492,8 @@ mod tests {
 
     #[test]
     fn alertmanager_takes_the_go_key_or_url() {
-        let c = AlertmanagerConfig::parse(&config(r#"{"alertmanagerURL": "http://am:9093"}"#))
-            .unwrap();
+        let c =
+            AlertmanagerConfig::parse(&config(r#"{"alertmanagerURL": "http://am:9093"}"#)).unwrap();
         assert_eq!(c.http.base.as_str(), "http://am:9093");
         assert_eq!(c.severity_label, "severity");
         assert_eq!(c.description_annotation, "description");

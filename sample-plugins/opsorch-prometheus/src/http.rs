@@ -220,7 +220,10 @@ impl HttpClient {
         let mut builder = Request::builder()
             .method(method)
             .uri(uri)
-            .header(USER_AGENT, concat!("opsorch-adapter/", env!("CARGO_PKG_VERSION")))
+            .header(
+                USER_AGENT,
+                concat!("opsorch-adapter/", env!("CARGO_PKG_VERSION")),
+            )
             .header(hyper::header::ACCEPT, "application/json");
         if let Some(auth) = &self.authorization {
             builder = builder.header(AUTHORIZATION, auth.clone());
@@ -267,7 +270,9 @@ impl HttpClient {
             .collect()
             .await
             .map_err(|e| {
-                if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+                if e.downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some()
+                {
                     HttpError::TooLarge {
                         origin: origin(),
                         limit,
@@ -375,7 +380,8 @@ mod tests {
         let err = Error::from(HttpClient::new(settings.clone()).unwrap_err());
         assert_eq!(err.kind(), ErrorKind::BadRequest);
         assert!(err.message().contains("/nonexistent/ca.pem"), "{err}");
-        let empty = std::env::temp_dir().join(format!("opsorch-prom-empty-{}.pem", std::process::id()));
+        let empty =
+            std::env::temp_dir().join(format!("opsorch-prom-empty-{}.pem", std::process::id()));
         std::fs::write(&empty, "not a certificate\n").unwrap();
         settings.ca_file = Some(empty.clone());
         let err = Error::from(HttpClient::new(settings).unwrap_err());

@@ -231,7 +231,9 @@ fn convert_stream(stream: SampleStream, ctx: &SeriesContext<'_>) -> Result<Metri
     let mut dropped = 0u64;
     for (ts, raw) in &stream.values {
         let value: f64 = raw.parse().map_err(|_| {
-            Error::upstream(format!("prometheus sent a sample value {raw:?} that is not a number"))
+            Error::upstream(format!(
+                "prometheus sent a sample value {raw:?} that is not a number"
+            ))
         })?;
         if !value.is_finite() {
             dropped += 1;
@@ -303,7 +305,11 @@ fn timestamp_of(seconds: f64) -> Result<Timestamp> {
     }
     DateTime::from_timestamp_millis(ms as i64)
         .map(Timestamp::from)
-        .ok_or_else(|| Error::upstream(format!("prometheus sent a sample time {seconds} out of range")))
+        .ok_or_else(|| {
+            Error::upstream(format!(
+                "prometheus sent a sample time {seconds} out of range"
+            ))
+        })
 }
 
 /// One entry of `/api/v1/metadata`.
@@ -472,13 +478,19 @@ mod tests {
 
     #[test]
     fn times_and_timeouts_as_prometheus_parses_them() {
-        assert_eq!(unix_seconds(at("2026-11-01T00:00:00Z").into_inner()), "1793491200");
+        assert_eq!(
+            unix_seconds(at("2026-11-01T00:00:00Z").into_inner()),
+            "1793491200"
+        );
         assert_eq!(
             unix_seconds(at("2026-11-01T00:00:00.25Z").into_inner()),
             "1793491200.250"
         );
         assert_eq!(timeout_param(std::time::Duration::from_secs(30)), "30");
-        assert_eq!(timeout_param(std::time::Duration::from_millis(2500)), "2.500");
+        assert_eq!(
+            timeout_param(std::time::Duration::from_millis(2500)),
+            "2.500"
+        );
         assert_eq!(timeout_param(std::time::Duration::from_micros(10)), "0.001");
         let w = Window {
             start: at("2026-11-01T00:00:00Z").into_inner(),
@@ -573,7 +585,10 @@ mod tests {
             .find(|(k, _)| k == "g0.expr")
             .unwrap()
             .1;
-        assert_eq!(expr, r#"http_requests_total{code="200",service="checkout"}"#);
+        assert_eq!(
+            expr,
+            r#"http_requests_total{code="200",service="checkout"}"#
+        );
     }
 
     #[test]
@@ -603,7 +618,9 @@ mod tests {
         let s = &convert_range(data, &ctx).unwrap()[0];
         assert_eq!(s.name, "http_requests_total");
         assert_eq!(s.service, "");
-        assert!(s.url.contains("g0.expr=sum+by+%28code%29+%28http_requests_total%29"));
+        assert!(s
+            .url
+            .contains("g0.expr=sum+by+%28code%29+%28http_requests_total%29"));
     }
 
     #[test]
@@ -704,6 +721,9 @@ mod tests {
         assert_eq!(out[1].name, "other");
         assert_eq!(out[1].unit, "bytes");
         assert!(out[1].labels.is_empty());
-        assert_eq!(series_form(&scope), "match%5B%5D=%7Bservice%3D%22checkout%22%7D");
+        assert_eq!(
+            series_form(&scope),
+            "match%5B%5D=%7Bservice%3D%22checkout%22%7D"
+        );
     }
 }

@@ -12,7 +12,9 @@
 //! alphabetical order.
 
 mod hardening_support;
+mod prometheus_support;
 mod stdio_support;
+mod upstream_support;
 
 mod conformance;
 mod hardening_clients;
@@ -20,6 +22,7 @@ mod hardening_crash;
 mod hardening_faults;
 mod hardening_input;
 mod library;
+mod prometheus;
 mod secrets_canary;
 mod secrets_encryption;
 mod server;
