@@ -982,6 +982,8 @@ fn credentials_reach_the_upstream_and_never_a_log_or_an_error() {
     for r in requests {
         assert_eq!(r.method, "POST");
         assert_eq!(r.target, "/api/v1/query_range");
+        let body = String::from_utf8(r.body.clone()).expect("form body");
+        assert!(body.starts_with("query=up&start="), "{body}");
         assert_eq!(
             r.header("authorization"),
             Some(format!("Bearer {secret}").as_str())
