@@ -5,7 +5,7 @@ use opsorch_plugin_api::{AlertProvider, Config, Error, Result};
 
 use crate::alertmanager::{self, AmAlert};
 use crate::config::AlertmanagerConfig;
-use crate::http::{status_error, HttpClient};
+use opsorch_adapter_http::client::{status_error, HttpClient};
 
 const ALERTS: &str = "/api/v2/alerts";
 
@@ -77,10 +77,10 @@ impl AlertmanagerAlerts {
 
 impl AlertProvider for AlertmanagerAlerts {
     fn query(&self, query: AlertQuery) -> Result<Vec<Alert>> {
-        crate::runtime::block_on(self.query_async(query))?
+        opsorch_adapter_http::runtime::block_on(self.query_async(query))?
     }
 
     fn get(&self, id: &str) -> Result<Alert> {
-        crate::runtime::block_on(self.get_async(id))?
+        opsorch_adapter_http::runtime::block_on(self.get_async(id))?
     }
 }

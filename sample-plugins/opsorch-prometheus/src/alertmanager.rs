@@ -20,7 +20,9 @@ use opsorch_plugin_api::{Error, Result};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::config::{AlertmanagerConfig, BaseUrl};
+use opsorch_adapter_http::config::BaseUrl;
+
+use crate::config::AlertmanagerConfig;
 
 /// An OpsOrch alert status this provider reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

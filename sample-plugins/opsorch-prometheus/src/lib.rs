@@ -15,17 +15,16 @@
 //!   takes the alert fingerprint ([`alertmanager`]).
 //!
 //! Both accept `bearerToken` or `username`/`password`, `caFile`,
-//! `timeoutMs` and `maxResponseBytes` ([`config`]); the README of this crate
+//! `timeoutMs` and `maxResponseBytes` (read by `opsorch-adapter-http`); the
+//! providers' own keys are in [`config`]. The README of this crate
 //! has every key, the mapping tables and the known limits.
 
 pub mod alert;
 pub mod alertmanager;
 pub mod config;
-pub mod http;
 pub mod metric;
 pub mod prom;
 pub mod promql;
-mod runtime;
 
 use opsorch_plugin_api::Adapter;
 
@@ -37,8 +36,3 @@ pub fn adapter() -> Adapter {
 }
 
 opsorch_plugin_api::export_adapter!(adapter);
-
-/// A warning in the host's log (adapter logging goes through the SDK).
-pub(crate) fn log_warn(message: std::fmt::Arguments<'_>) {
-    opsorch_plugin_api::log::warn(message);
-}

@@ -5,9 +5,9 @@ use opsorch_plugin_api::schema::{MetricDescriptor, MetricQuery, MetricSeries, Qu
 use opsorch_plugin_api::{Config, MetricProvider, Result};
 
 use crate::config::PrometheusConfig;
-use crate::http::HttpClient;
 use crate::prom::{self, Catalogue, MetadataData, RangeData, SeriesContext, Window};
 use crate::promql;
+use opsorch_adapter_http::client::HttpClient;
 
 const QUERY_RANGE: &str = "/api/v1/query_range";
 const SERIES: &str = "/api/v1/series";
@@ -95,10 +95,10 @@ impl PrometheusMetrics {
 
 impl MetricProvider for PrometheusMetrics {
     fn query(&self, query: MetricQuery) -> Result<Vec<MetricSeries>> {
-        crate::runtime::block_on(self.query_async(query))?
+        opsorch_adapter_http::runtime::block_on(self.query_async(query))?
     }
 
     fn describe(&self, scope: QueryScope) -> Result<Vec<MetricDescriptor>> {
-        crate::runtime::block_on(self.describe_async(scope))?
+        opsorch_adapter_http::runtime::block_on(self.describe_async(scope))?
     }
 }

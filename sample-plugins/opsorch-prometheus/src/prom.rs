@@ -12,8 +12,8 @@ use opsorch_plugin_api::{Error, ErrorKind, Result};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::config::BaseUrl;
 use crate::promql::{selector, MatchOp, Matcher, PromQuery, QueryShape};
+use opsorch_adapter_http::config::BaseUrl;
 
 /// A `step` of 0 is replaced by one giving about this many points.
 pub const TARGET_POINTS: i64 = 250;
@@ -145,7 +145,9 @@ pub fn decode<T: for<'de> Deserialize<'de>>(
         Ok(envelope) => envelope,
         Err(e) => {
             if !(200..300).contains(&status) {
-                return Err(crate::http::status_error(origin, endpoint, status));
+                return Err(opsorch_adapter_http::client::status_error(
+                    origin, endpoint, status,
+                ));
             }
             return Err(Error::upstream(format!(
                 "prometheus at {origin} answered {endpoint} with something that is not its JSON API ({e})"
@@ -173,7 +175,7 @@ pub fn decode<T: for<'de> Deserialize<'de>>(
         "not_found" => Error::not_found(message),
         other => {
             if !(200..300).contains(&status) && message.is_empty() {
-                crate::http::status_error(origin, endpoint, status)
+                opsorch_adapter_http::client::status_error(origin, endpoint, status)
             } else {
                 Error::upstream(format!(
                     "prometheus at {origin} answered {endpoint} with error {other:?}: {message}"

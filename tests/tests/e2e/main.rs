@@ -31,3 +31,4 @@ mod stdio_compat;
 mod stdio_faults;
 mod stdio_lifecycle;
 mod stdio_pipelining;
+mod webhook;

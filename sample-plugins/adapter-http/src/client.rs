@@ -1,4 +1,4 @@
-//! The outbound HTTP client these adapters share: hyper's pooled client
+//! The outbound HTTP client: hyper's pooled client
 //! over rustls (webpki roots plus an optional CA file), the configured
 //! authentication, a per-call timeout and a response-size limit, with every
 //! failure mapped to an SDK error kind.

@@ -19,7 +19,7 @@ fn runtime() -> Result<&'static Runtime> {
         .get_or_init(|| {
             tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
-                .thread_name("opsorch-prom-io")
+                .thread_name("opsorch-adapter-io")
                 .enable_all()
                 .build()
                 .map_err(|e| e.to_string())
