@@ -1,7 +1,7 @@
-//! The outbound HTTP client: hyper's pooled client
-//! over rustls (webpki roots plus an optional CA file), the configured
-//! authentication, a per-call timeout and a response-size limit, with every
-//! failure mapped to an SDK error kind.
+//! The outbound HTTP client: hyper's pooled client over rustls (webpki
+//! roots plus an optional CA file), the configured authentication, a
+//! per-call timeout shortened to the call's deadline, and a response-size
+//! limit, with every failure mapped to an SDK error kind.
 //!
 //! Errors and log lines name the upstream by origin (`scheme://host:port`)
 //! only, never by full URL or header, so tokens in paths or headers stay out.
@@ -18,7 +18,7 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use opsorch_plugin_api::{Error, ErrorKind};
+use opsorch_plugin_api::{CallContext, Error, ErrorKind};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
 
@@ -174,14 +174,33 @@ impl HttpClient {
         self.settings.base.origin()
     }
 
+    /// How long a call with this context may wait: the configured timeout,
+    /// or the time left until the call's deadline when that is sooner.
+    pub fn timeout_for(&self, context: &CallContext) -> Duration {
+        match context.remaining() {
+            Some(left) => left.min(self.settings.timeout),
+            None => self.settings.timeout,
+        }
+    }
+
     /// `GET base + path_and_query`.
-    pub async fn get(&self, path_and_query: &str) -> Result<Reply, HttpError> {
-        self.send(Method::GET, path_and_query, None).await
+    pub async fn get(
+        &self,
+        context: &CallContext,
+        path_and_query: &str,
+    ) -> Result<Reply, HttpError> {
+        self.send(context, Method::GET, path_and_query, None).await
     }
 
     /// `POST base + path` with a form body.
-    pub async fn post_form(&self, path: &str, form: String) -> Result<Reply, HttpError> {
+    pub async fn post_form(
+        &self,
+        context: &CallContext,
+        path: &str,
+        form: String,
+    ) -> Result<Reply, HttpError> {
         self.send(
+            context,
             Method::POST,
             path,
             Some(("application/x-www-form-urlencoded", form.into_bytes())),
@@ -190,19 +209,30 @@ impl HttpClient {
     }
 
     /// `POST base + path` with a JSON body.
-    pub async fn post_json(&self, path: &str, json: Vec<u8>) -> Result<Reply, HttpError> {
-        self.send(Method::POST, path, Some(("application/json", json)))
-            .await
+    pub async fn post_json(
+        &self,
+        context: &CallContext,
+        path: &str,
+        json: Vec<u8>,
+    ) -> Result<Reply, HttpError> {
+        self.send(
+            context,
+            Method::POST,
+            path,
+            Some(("application/json", json)),
+        )
+        .await
     }
 
     async fn send(
         &self,
+        context: &CallContext,
         method: Method,
         path_and_query: &str,
         body: Option<(&'static str, Vec<u8>)>,
     ) -> Result<Reply, HttpError> {
         let origin = self.origin().to_string();
-        let timeout = self.settings.timeout;
+        let timeout = self.timeout_for(context);
         match tokio::time::timeout(timeout, self.exchange(method, path_and_query, body)).await {
             Ok(result) => result,
             Err(_) => Err(HttpError::Timeout { origin, timeout }),

@@ -1,7 +1,7 @@
 //! The `alertmanager` alert provider.
 
 use opsorch_plugin_api::schema::{Alert, AlertQuery};
-use opsorch_plugin_api::{AlertProvider, Config, Error, Result};
+use opsorch_plugin_api::{async_trait, AsyncAlertProvider, CallContext, Config, Error, Result};
 
 use crate::alertmanager::{self, AmAlert};
 use crate::config::AlertmanagerConfig;
@@ -23,13 +23,13 @@ impl AlertmanagerAlerts {
         Ok(AlertmanagerAlerts { config, client })
     }
 
-    async fn fetch(&self, params: &str) -> Result<Vec<AmAlert>> {
+    async fn fetch(&self, context: &CallContext, params: &str) -> Result<Vec<AmAlert>> {
         let path = if params.is_empty() {
             ALERTS.to_string()
         } else {
             format!("{ALERTS}?{params}")
         };
-        let reply = self.client.get(&path).await?;
+        let reply = self.client.get(context, &path).await?;
         let origin = self.client.origin();
         let status = reply.status.as_u16();
         if status == 400 {
@@ -52,21 +52,21 @@ impl AlertmanagerAlerts {
     }
 
     /// `alert.query`.
-    pub async fn query_async(&self, query: AlertQuery) -> Result<Vec<Alert>> {
+    pub async fn query_with(&self, context: &CallContext, query: AlertQuery) -> Result<Vec<Alert>> {
         let Some(params) = alertmanager::query_params(&query, &self.config)? else {
             return Ok(Vec::new());
         };
-        let alerts = self.fetch(&params).await?;
+        let alerts = self.fetch(context, &params).await?;
         alertmanager::select(alerts, &query, &self.config)
     }
 
     /// `alert.get`: the alert whose fingerprint is `id`, in any state.
-    pub async fn get_async(&self, id: &str) -> Result<Alert> {
+    pub async fn get_with(&self, context: &CallContext, id: &str) -> Result<Alert> {
         let not_found = || Error::not_found(format!("alert {id:?} not found"));
         if !alertmanager::is_fingerprint(id) {
             return Err(not_found());
         }
-        let alerts = self.fetch("").await?;
+        let alerts = self.fetch(context, "").await?;
         alerts
             .into_iter()
             .find(|a| a.fingerprint == id)
@@ -75,12 +75,13 @@ impl AlertmanagerAlerts {
     }
 }
 
-impl AlertProvider for AlertmanagerAlerts {
-    fn query(&self, query: AlertQuery) -> Result<Vec<Alert>> {
-        opsorch_adapter_http::runtime::block_on(self.query_async(query))?
+#[async_trait]
+impl AsyncAlertProvider for AlertmanagerAlerts {
+    async fn query(&self, context: &CallContext, query: AlertQuery) -> Result<Vec<Alert>> {
+        self.query_with(context, query).await
     }
 
-    fn get(&self, id: &str) -> Result<Alert> {
-        opsorch_adapter_http::runtime::block_on(self.get_async(id))?
+    async fn get(&self, context: &CallContext, id: &str) -> Result<Alert> {
+        self.get_with(context, id).await
     }
 }

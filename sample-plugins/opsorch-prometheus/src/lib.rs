@@ -31,8 +31,8 @@ use opsorch_plugin_api::Adapter;
 /// The adapter: metric provider `prometheus`, alert provider `alertmanager`.
 pub fn adapter() -> Adapter {
     Adapter::new("opsorch-prometheus", env!("CARGO_PKG_VERSION"))
-        .metric("prometheus", metric::PrometheusMetrics::new)
-        .alert("alertmanager", alert::AlertmanagerAlerts::new)
+        .metric_async("prometheus", metric::PrometheusMetrics::new)
+        .alert_async("alertmanager", alert::AlertmanagerAlerts::new)
 }
 
 opsorch_plugin_api::export_adapter!(adapter);

@@ -2,7 +2,7 @@
 
 use chrono::Utc;
 use opsorch_plugin_api::schema::{MetricDescriptor, MetricQuery, MetricSeries, QueryScope};
-use opsorch_plugin_api::{Config, MetricProvider, Result};
+use opsorch_plugin_api::{async_trait, AsyncMetricProvider, CallContext, Config, Result};
 
 use crate::config::PrometheusConfig;
 use crate::prom::{self, Catalogue, MetadataData, RangeData, SeriesContext, Window};
@@ -30,12 +30,13 @@ impl PrometheusMetrics {
 
     async fn call<T: for<'de> serde::Deserialize<'de>>(
         &self,
+        context: &CallContext,
         endpoint: &str,
         form: Option<String>,
     ) -> Result<T> {
         let reply = match form {
-            Some(form) => self.client.post_form(endpoint, form).await?,
-            None => self.client.get(endpoint).await?,
+            Some(form) => self.client.post_form(context, endpoint, form).await?,
+            None => self.client.get(context, endpoint).await?,
         };
         prom::decode(
             self.client.origin(),
@@ -46,15 +47,25 @@ impl PrometheusMetrics {
     }
 
     /// `metric.query`: the expression as PromQL through `query_range`.
-    pub async fn query_async(&self, query: MetricQuery) -> Result<Vec<MetricSeries>> {
+    /// Prometheus' own `timeout` is `queryTimeoutMs`, or the time left
+    /// until the call's deadline when that is sooner.
+    pub async fn query_with(
+        &self,
+        context: &CallContext,
+        query: MetricQuery,
+    ) -> Result<Vec<MetricSeries>> {
         let prom_query = promql::build(&query, &self.config.scope_labels)?;
         let window = Window::of(&query, Utc::now())?;
         opsorch_plugin_api::log::debug(format_args!(
             "query_range {} step {}s",
             prom_query.expr, window.step
         ));
-        let form = prom::query_range_form(&prom_query.expr, &window, self.config.query_timeout);
-        let data: RangeData = self.call(QUERY_RANGE, Some(form)).await?;
+        let evaluation = match context.remaining() {
+            Some(left) => left.min(self.config.query_timeout),
+            None => self.config.query_timeout,
+        };
+        let form = prom::query_range_form(&prom_query.expr, &window, evaluation);
+        let data: RangeData = self.call(context, QUERY_RANGE, Some(form)).await?;
         prom::convert_range(
             data,
             &SeriesContext {
@@ -68,19 +79,23 @@ impl PrometheusMetrics {
 
     /// `metric.describe`: metric names (with their label names when a scope
     /// is given, from the scope's series), typed from `/api/v1/metadata`.
-    pub async fn describe_async(&self, scope: QueryScope) -> Result<Vec<MetricDescriptor>> {
+    pub async fn describe_with(
+        &self,
+        context: &CallContext,
+        scope: QueryScope,
+    ) -> Result<Vec<MetricDescriptor>> {
         let matchers = promql::scope_matchers(&scope, &self.config.scope_labels)?;
         let catalogue = async {
             if matchers.is_empty() {
-                Ok(Catalogue::Names(self.call(NAMES, None).await?))
+                Ok(Catalogue::Names(self.call(context, NAMES, None).await?))
             } else {
                 let form = prom::series_form(&matchers);
                 Ok::<_, opsorch_plugin_api::Error>(Catalogue::Series(
-                    self.call(SERIES, Some(form)).await?,
+                    self.call(context, SERIES, Some(form)).await?,
                 ))
             }
         };
-        let metadata = self.call::<MetadataData>(METADATA, None);
+        let metadata = self.call::<MetadataData>(context, METADATA, None);
         let (catalogue, metadata) = tokio::join!(catalogue, metadata);
         let window = Window::of(&MetricQuery::default(), Utc::now())?;
         Ok(prom::describe(
@@ -93,12 +108,17 @@ impl PrometheusMetrics {
     }
 }
 
-impl MetricProvider for PrometheusMetrics {
-    fn query(&self, query: MetricQuery) -> Result<Vec<MetricSeries>> {
-        opsorch_adapter_http::runtime::block_on(self.query_async(query))?
+#[async_trait]
+impl AsyncMetricProvider for PrometheusMetrics {
+    async fn query(&self, context: &CallContext, query: MetricQuery) -> Result<Vec<MetricSeries>> {
+        self.query_with(context, query).await
     }
 
-    fn describe(&self, scope: QueryScope) -> Result<Vec<MetricDescriptor>> {
-        opsorch_adapter_http::runtime::block_on(self.describe_async(scope))?
+    async fn describe(
+        &self,
+        context: &CallContext,
+        scope: QueryScope,
+    ) -> Result<Vec<MetricDescriptor>> {
+        self.describe_with(context, scope).await
     }
 }

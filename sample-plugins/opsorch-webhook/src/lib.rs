@@ -21,7 +21,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use opsorch_adapter_http::client::{status_error, HttpClient};
 use opsorch_adapter_http::config::Reader;
 use opsorch_plugin_api::schema::{JsonMap, Message, MessageResult, Timestamp};
-use opsorch_plugin_api::{Adapter, Config, Error, ErrorKind, MessagingProvider, Result};
+use opsorch_plugin_api::{
+    async_trait, Adapter, AsyncMessagingProvider, CallContext, Config, Error, ErrorKind, Result,
+};
 use serde_json::Value;
 
 /// Posts messages to one incoming webhook.
@@ -48,12 +50,16 @@ impl WebhookMessaging {
     }
 
     /// `messaging.send`.
-    pub async fn send_async(&self, message: Message) -> Result<MessageResult> {
+    pub async fn send_with(
+        &self,
+        context: &CallContext,
+        message: Message,
+    ) -> Result<MessageResult> {
         let body = payload::payload(&message, self.channel.as_deref())?;
         let channel = body["channel"].as_str().unwrap_or_default().to_string();
         let bytes = serde_json::to_vec(&body)
             .map_err(|e| Error::internal(format!("encoding the payload: {e}")))?;
-        let reply = self.client.post_json("", bytes).await?;
+        let reply = self.client.post_json(context, "", bytes).await?;
         let origin = self.client.origin();
         let status = reply.status.as_u16();
         // Slack, Mattermost and Rocket.Chat explain a refusal in a short text.
@@ -96,16 +102,17 @@ impl WebhookMessaging {
     }
 }
 
-impl MessagingProvider for WebhookMessaging {
-    fn send(&self, message: Message) -> Result<MessageResult> {
-        opsorch_adapter_http::runtime::block_on(self.send_async(message))?
+#[async_trait]
+impl AsyncMessagingProvider for WebhookMessaging {
+    async fn send(&self, context: &CallContext, message: Message) -> Result<MessageResult> {
+        self.send_with(context, message).await
     }
 }
 
 /// The adapter: messaging provider `webhook`.
 pub fn adapter() -> Adapter {
     Adapter::new("opsorch-webhook", env!("CARGO_PKG_VERSION"))
-        .messaging("webhook", WebhookMessaging::new)
+        .messaging_async("webhook", WebhookMessaging::new)
 }
 
 opsorch_plugin_api::export_adapter!(adapter);
