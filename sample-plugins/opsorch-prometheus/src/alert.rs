@@ -31,20 +31,20 @@ impl AlertmanagerAlerts {
         };
         let reply = self.client.get(context, &path).await?;
         let origin = self.client.origin();
-        let status = reply.status.as_u16();
+        let status = reply.status();
         if status == 400 {
             // Alertmanager explains a refused filter in a JSON string.
-            let why = serde_json::from_slice::<String>(&reply.body)
-                .unwrap_or_else(|_| String::from_utf8_lossy(&reply.body).into_owned());
+            let why =
+                serde_json::from_slice::<String>(reply.bytes()).unwrap_or_else(|_| reply.text());
             let why: String = why.trim().chars().take(300).collect();
             return Err(Error::bad_request(format!(
                 "alertmanager refused the query: {why}"
             )));
         }
-        if !reply.status.is_success() {
-            return Err(status_error(origin, ALERTS, status));
+        if let Some(err) = status_error(origin, ALERTS, status) {
+            return Err(err);
         }
-        serde_json::from_slice(&reply.body).map_err(|e| {
+        serde_json::from_slice(reply.bytes()).map_err(|e| {
             Error::upstream(format!(
                 "alertmanager at {origin} answered {ALERTS} with something that is not a list of alerts ({e})"
             ))

@@ -41,8 +41,8 @@ impl PrometheusMetrics {
         prom::decode(
             self.client.origin(),
             endpoint,
-            reply.status.as_u16(),
-            &reply.body,
+            reply.status(),
+            reply.bytes(),
         )
     }
 

@@ -144,10 +144,9 @@ pub fn decode<T: for<'de> Deserialize<'de>>(
     let envelope: Envelope<T> = match serde_json::from_slice(body) {
         Ok(envelope) => envelope,
         Err(e) => {
-            if !(200..300).contains(&status) {
-                return Err(opsorch_adapter_http::client::status_error(
-                    origin, endpoint, status,
-                ));
+            if let Some(err) = opsorch_adapter_http::client::status_error(origin, endpoint, status)
+            {
+                return Err(err);
             }
             return Err(Error::upstream(format!(
                 "prometheus at {origin} answered {endpoint} with something that is not its JSON API ({e})"
@@ -174,8 +173,11 @@ pub fn decode<T: for<'de> Deserialize<'de>>(
         ),
         "not_found" => Error::not_found(message),
         other => {
-            if !(200..300).contains(&status) && message.is_empty() {
-                opsorch_adapter_http::client::status_error(origin, endpoint, status)
+            if let (Some(err), true) = (
+                opsorch_adapter_http::client::status_error(origin, endpoint, status),
+                message.is_empty(),
+            ) {
+                err
             } else {
                 Error::upstream(format!(
                     "prometheus at {origin} answered {endpoint} with error {other:?}: {message}"

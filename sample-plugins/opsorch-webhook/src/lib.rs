@@ -61,16 +61,16 @@ impl WebhookMessaging {
             .map_err(|e| Error::internal(format!("encoding the payload: {e}")))?;
         let reply = self.client.post_json(context, "", bytes).await?;
         let origin = self.client.origin();
-        let status = reply.status.as_u16();
+        let status = reply.status();
         // Slack, Mattermost and Rocket.Chat explain a refusal in a short text.
-        let said: String = String::from_utf8_lossy(&reply.body)
+        let said: String = reply
+            .text()
             .trim()
             .chars()
             .filter(|c| !c.is_control())
             .take(QUOTED_ERROR_CHARS)
             .collect();
-        if !reply.status.is_success() {
-            let base = status_error(origin, "the webhook", status);
+        if let Some(base) = status_error(origin, "(the webhook)", status) {
             let message = if said.is_empty() {
                 base.message().to_string()
             } else {

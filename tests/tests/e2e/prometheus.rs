@@ -906,7 +906,13 @@ fn check_fault(url: &str, extra: Value, status: u16, code: &str, needle: &str) {
 fn upstream_faults_are_clear_errors_and_the_host_keeps_serving() {
     // Nothing listening.
     let url = format!("http://127.0.0.1:{}", closed_port());
-    check_fault(&url, json!({}), 502, "upstream_unavailable", "unreachable");
+    check_fault(
+        &url,
+        json!({}),
+        502,
+        "upstream_unavailable",
+        "cannot connect",
+    );
     // Accepts and never answers: the per-call timeout.
     let hung = FakeUpstream::start(Behaviour::Hang);
     check_fault(
@@ -914,7 +920,7 @@ fn upstream_faults_are_clear_errors_and_the_host_keeps_serving() {
         json!({}),
         504,
         "timeout",
-        "did not answer within",
+        "did not answer in time",
     );
     drop(hung);
     // A 500 with an HTML page.
@@ -928,7 +934,7 @@ fn upstream_faults_are_clear_errors_and_the_host_keeps_serving() {
         json!({}),
         502,
         "upstream_unavailable",
-        "HTTP 500",
+        "answered 500",
     );
     // 200 with something that is not JSON.
     let garbage = FakeUpstream::start(Behaviour::Answer(200, "text/plain", b"hello".to_vec()));
@@ -944,7 +950,7 @@ fn upstream_faults_are_clear_errors_and_the_host_keeps_serving() {
         json!({"maxResponseBytes": 4096}),
         502,
         "upstream_error",
-        "more than 4096 bytes",
+        "4096-byte response limit",
     );
     let streamed = FakeUpstream::start(Behaviour::Streamed(32 * 1024 * 1024));
     check_fault(
@@ -952,7 +958,7 @@ fn upstream_faults_are_clear_errors_and_the_host_keeps_serving() {
         json!({}),
         502,
         "upstream_error",
-        "more than 16777216 bytes",
+        "16777216-byte response limit",
     );
 }
 

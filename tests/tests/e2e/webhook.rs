@@ -137,7 +137,7 @@ fn receiver_refusals_are_clear_errors_without_the_token() {
             json!({}),
             502,
             "upstream_unavailable",
-            "HTTP 500",
+            "answered 500",
         ),
         (
             format!("{}/hooks/{token}", bad.url()),
@@ -151,7 +151,7 @@ fn receiver_refusals_are_clear_errors_without_the_token() {
             json!({}),
             502,
             "upstream_unavailable",
-            "unreachable",
+            "cannot connect",
         ),
         (
             format!("{}/hooks/{token}", hung.url()),
