@@ -542,6 +542,10 @@ fn check_describe(host: &Host, prom: &Server, transport: Transport) {
         metrics[1]["labels"],
         json!(["code", "env", "method", "service", "team"])
     );
+    // POST with the scope as the body answers the same.
+    let resp = host.post("/metrics/describe", r#"{"service": "checkout"}"#);
+    assert_eq!(resp.status, 200, "{transport:?}: {}", resp.text());
+    assert_eq!(resp.json(), got);
     // Unscoped: every metric name Prometheus knows.
     let resp = host.get("/metrics/describe");
     assert_eq!(resp.status, 200, "{}", resp.text());
