@@ -1,4 +1,5 @@
-//! Configuration from the environment (CONTRACT §2).
+//! Configuration from the environment: every `OPSORCH_*` variable (the
+//! table in README.md, "Configuration"), and the host's fixed limits.
 //!
 //! Everything is read through an [`Env`] lookup so that tests pass a map
 //! instead of mutating the process environment. Errors name the variable and
@@ -231,7 +232,7 @@ impl Default for Settings {
 }
 
 impl Settings {
-    /// Reads and validates every variable of CONTRACT §2.
+    /// Reads and validates every variable of README.md's configuration table.
     pub fn from_env(env: &dyn Env) -> Result<Settings, ConfigError> {
         let tls = match (
             env.var("OPSORCH_TLS_CERT_FILE"),

@@ -30,11 +30,10 @@
 //! or with the wrong one, refuses start-up naming the key variable. The key
 //! is never logged or shown (its `Debug` is redacted).
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
@@ -45,6 +44,7 @@ use opsorch_plugin_api::protocol::{SecretGetPayload, SecretPutPayload};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+use zeroize::Zeroize;
 
 use crate::providers::seam::{
     BuildError, Json, Provider, ProviderError, ProviderFactory, ProviderFuture,
@@ -311,7 +311,7 @@ impl JsonSecretStore {
             .map_err(|e| ProviderError::new("", format!("cannot encode secrets: {e}")))?;
         if let Some(key) = &inner.key {
             let sealed = key.seal(&bytes);
-            bytes.fill(0);
+            bytes.zeroize();
             bytes = sealed.map_err(|e| ProviderError::new("", e))?;
         }
         write_atomically(&inner.path, &bytes)
@@ -365,7 +365,7 @@ pub fn decode_file(
         };
         let mut plain = key.open_envelope(value)?;
         let inner = parse_json(&plain, "the decrypted secret file");
-        plain.fill(0);
+        plain.zeroize();
         inner?
     } else {
         if key.is_some() {
@@ -389,10 +389,8 @@ fn parse_json(bytes: &[u8], what: &'static str) -> Result<Value, SecretFileError
     })
 }
 
-static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
-
 /// The name prefix of `path`'s temporary files: `.<name>.`; they end in
-/// `.<pid>.<n>.tmp`.
+/// `<pid>.<random>.tmp`.
 fn temp_prefix(path: &Path) -> String {
     let file_name = path
         .file_name()
@@ -428,9 +426,12 @@ fn remove_stale_temporaries(path: &Path) {
         let (Some(pid), Some(n), None) = (parts.next(), parts.next(), parts.next()) else {
             continue;
         };
-        let (Ok(pid), Ok(_)) = (pid.parse::<u32>(), n.parse::<u64>()) else {
+        let Ok(pid) = pid.parse::<u32>() else {
             continue;
         };
+        if n.is_empty() || !n.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            continue;
+        }
         if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
             let _ = fs::remove_file(entry.path());
         }
@@ -441,34 +442,22 @@ fn remove_stale_temporaries(path: &Path) {
 /// old or the new content.
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = parent_dir(path);
-    let temp = dir.join(format!(
-        "{}{}.{}.tmp",
-        temp_prefix(path),
-        std::process::id(),
-        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let result = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&temp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        drop(file);
-        fs::rename(&temp, path)?;
-        File::open(&dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&temp);
-    }
-    result
+    // A uniquely named 0600 file next to the target (`tempfile`), removed
+    // again if anything below fails.
+    let mut temp = tempfile::Builder::new()
+        .prefix(&format!("{}{}.", temp_prefix(path), std::process::id()))
+        .suffix(".tmp")
+        .permissions(fs::Permissions::from_mode(0o600))
+        .tempfile_in(&dir)?;
+    temp.write_all(bytes)?;
+    temp.as_file().sync_all()?;
+    temp.persist(path).map_err(|e| e.error)?;
+    File::open(&dir)?.sync_all()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::PermissionsExt;
 
     fn store(dir: &Path, content: &str) -> (PathBuf, Arc<dyn Provider>) {
         let path = dir.join("secrets.json");

@@ -1,6 +1,6 @@
 //! Providers: what serves a capability, however it is loaded.
 //!
-//! A [`Provider`] answers provider methods (CONTRACT §4) with raw JSON. It may
+//! A [`Provider`] answers provider methods (`plugin-api/src/methods.rs`) with raw JSON. It may
 //! be built in (the `json` secret store), come from a stable-ABI library or be
 //! a stdio plugin process; the host does not care. Named constructors live in
 //! the [`ProviderRegistry`], and the provider in effect for a capability lives
@@ -86,7 +86,8 @@ impl AsRef<[u8]> for TextBytes {
 /// `spawn_blocking`); the host only awaits the future. Calls may run
 /// concurrently.
 pub trait Provider: Send + Sync + 'static {
-    /// `payload` is the method's JSON payload (CONTRACT §3 shapes). Returns
+    /// `payload` is the method's JSON payload (shapes in
+    /// `plugin-api/src/protocol.rs`). Returns
     /// the JSON result.
     fn call(&self, method: Method, payload: String) -> ProviderFuture<'_>;
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::mix::Cap;
 
-/// Error codes the injected faults produce (CONTRACT §1, `host/src/stdio`,
+/// Error codes the injected faults produce (README.md "HTTP API", `host/src/transports/stdio`,
 /// `sample-plugins/fixtures/faulty`). `unsupported` is what the faulty
 /// library's providers answer for the methods they do not implement.
 pub const FAULT_CODES: &[&str] = &[

@@ -1,4 +1,4 @@
-//! The route table: every provider-backed route of CONTRACT §1, one entry each.
+//! The route table: every provider-backed route (README.md, "HTTP API"), one entry each.
 //!
 //! An entry names the HTTP method and path, the provider [`Method`] it calls,
 //! how the method's payload is built from the request, the success status,

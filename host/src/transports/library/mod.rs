@@ -545,6 +545,42 @@ mod tests {
         }
     }
 
+    /// The statics `export_adapter!` defines, by name, from its source.
+    fn exported_statics() -> Vec<String> {
+        let abi = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugin-api/src/abi.rs"),
+        )
+        .unwrap();
+        let start = abi
+            .find("macro_rules! export_adapter")
+            .expect("the export macro");
+        abi[start..]
+            .lines()
+            .filter_map(|line| line.trim().strip_prefix("pub static "))
+            .filter_map(|rest| rest.split(':').next())
+            .map(|name| name.trim().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn the_export_macro_defines_the_symbols_the_loader_looks_up() {
+        let exported = exported_statics();
+        // abi_stable (pinned to =0.11.3 in Cargo.toml) looks the root module
+        // up under this name; the macro spells it out, so a change of
+        // abi_stable must not go unnoticed.
+        assert!(
+            exported.contains(&abi_stable_loader_symbol()),
+            "{exported:?} lacks {}",
+            abi_stable_loader_symbol()
+        );
+        assert!(
+            exported
+                .iter()
+                .any(|s| s == opsorch_plugin_api::abi::ASYNC_MODULE_SYMBOL),
+            "{exported:?}"
+        );
+    }
+
     #[test]
     fn pool_failures_are_typed_and_only_a_lost_call_is_a_panic() {
         let lost = pool_error(PoolError::Dropped);

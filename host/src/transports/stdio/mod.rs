@@ -1,4 +1,4 @@
-//! Stdio plugin transport (CONTRACT §3): runs plugin executables written
+//! Stdio plugin transport (README.md, "Stdio plugins"): runs plugin executables written
 //! for the Go host, unchanged, and supervises them.
 //!
 //! # Protocol

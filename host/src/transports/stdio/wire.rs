@@ -1,4 +1,4 @@
-//! The stdio framing (CONTRACT §3): encoding request lines, reading bounded
+//! The stdio framing (README.md, "Stdio plugins"): encoding request lines, reading bounded
 //! lines and turning a response line into a result or a provider error.
 //!
 //! Parsing is lenient where plugins written for the Go host differ and strict
