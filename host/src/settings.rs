@@ -1,5 +1,5 @@
 //! Configuration from the environment: every `OPSORCH_*` variable (the
-//! table in README.md, "Configuration"), and the host's fixed limits.
+//! table in README.md, "Configuration"), read once, strictly.
 //!
 //! Everything is read through an [`Env`] lookup so that tests pass a map
 //! instead of mutating the process environment. Errors name the variable and
