@@ -16,4 +16,5 @@ mod hardening_limits;
 mod providers;
 mod routes;
 mod server;
+mod settings;
 mod startup;
