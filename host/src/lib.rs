@@ -17,9 +17,11 @@
 pub mod builtins;
 pub mod http;
 pub mod providers;
+pub mod safe_text;
 pub mod settings;
 pub mod startup;
 pub mod transports;
+mod unique_keys;
 
 pub use http::app;
 pub use http::error::ApiError;
@@ -30,4 +32,4 @@ pub use providers::seam::{
 pub use providers::state::{AppState, HttpSettings};
 pub use settings::{ConfigError, Env, ProcessEnv, Settings};
 pub use startup::logging::{init_logging, log_subscriber};
-pub use startup::{prepare, serve};
+pub use startup::{prepare, protect_process, serve};

@@ -39,6 +39,7 @@ enum PluginCommand {
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let log_writer = opsorch::init_logging();
+    opsorch::protect_process();
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => opsorch::serve(&opsorch::ProcessEnv).await,
         Command::Plugin {
@@ -59,7 +60,8 @@ async fn main() -> std::process::ExitCode {
             // Log lines still buffered go out first, so this one is last.
             drop(log_writer);
             // One line: the variable at fault and the reason.
-            eprintln!("opsorch: {}", format!("{err:#}").replace('\n', " "));
+            let line = format!("{err:#}").replace('\n', " ");
+            eprintln!("opsorch: {}", opsorch::safe_text::escaped(&line));
             std::process::ExitCode::FAILURE
         }
     }

@@ -16,36 +16,42 @@ use opsorch_plugin_api::methods::Capability;
 use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
-/// Looks an environment variable up. Empty values count as unset.
+/// Looks environment variables up.
 pub trait Env {
-    fn var(&self, name: &str) -> Option<String>;
+    /// The variable exactly as set, an empty value included.
+    fn raw(&self, name: &str) -> Option<String>;
+
+    /// The variable; an empty value counts as unset.
+    fn var(&self, name: &str) -> Option<String> {
+        self.raw(name).filter(|v| !v.is_empty())
+    }
 }
 
 /// The real process environment.
 pub struct ProcessEnv;
 
 impl Env for ProcessEnv {
-    fn var(&self, name: &str) -> Option<String> {
-        std::env::var(name).ok().filter(|v| !v.is_empty())
+    fn raw(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
     }
 }
 
 impl Env for HashMap<String, String> {
-    fn var(&self, name: &str) -> Option<String> {
-        self.get(name).filter(|v| !v.is_empty()).cloned()
+    fn raw(&self, name: &str) -> Option<String> {
+        self.get(name).cloned()
     }
 }
 
 impl Env for BTreeMap<String, String> {
-    fn var(&self, name: &str) -> Option<String> {
-        self.get(name).filter(|v| !v.is_empty()).cloned()
+    fn raw(&self, name: &str) -> Option<String> {
+        self.get(name).cloned()
     }
 }
 
 impl<const N: usize> Env for [(&str, &str); N] {
-    fn var(&self, name: &str) -> Option<String> {
+    fn raw(&self, name: &str) -> Option<String> {
         self.iter()
-            .find(|(k, v)| *k == name && !v.is_empty())
+            .find(|(k, _)| *k == name)
             .map(|(_, v)| (*v).to_owned())
     }
 }
@@ -62,7 +68,7 @@ impl ConfigError {
         ConfigError {
             variable: variable.into(),
             // One line, whatever the reason's source wrote.
-            reason: reason.into().replace(['\n', '\r'], " "),
+            reason: crate::safe_text::escaped(&reason.into().replace(['\n', '\r'], " ")),
         }
     }
 }
@@ -177,6 +183,9 @@ pub struct Settings {
     /// `OPSORCH_ADDR` as given (`:8080` means every interface).
     pub addr: String,
     pub cors_origin: String,
+    /// `OPSORCH_ALLOWED_HOSTS` (comma-separated): host names a token-less
+    /// host answers to besides loopback ones, normalised ([`host_name`]).
+    pub allowed_hosts: Vec<String>,
     pub bearer_token: Option<String>,
     pub tls: Option<TlsFiles>,
     pub max_body_bytes: usize,
@@ -200,6 +209,7 @@ impl fmt::Debug for Settings {
         f.debug_struct("Settings")
             .field("addr", &self.addr)
             .field("cors_origin", &self.cors_origin)
+            .field("allowed_hosts", &self.allowed_hosts)
             .field("bearer_token", &self.bearer_token.as_ref().map(|_| "<set>"))
             .field("tls", &self.tls)
             .field("max_body_bytes", &self.max_body_bytes)
@@ -218,6 +228,7 @@ impl Default for Settings {
         Settings {
             addr: ":8080".into(),
             cors_origin: "*".into(),
+            allowed_hosts: Vec::new(),
             bearer_token: None,
             tls: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
@@ -305,6 +316,7 @@ impl Settings {
                 "is not a valid HTTP header value",
             ));
         }
+        let bearer_token = bearer_token(env)?;
         let mut selections = BTreeMap::new();
         for cap in Capability::ALL {
             selections.insert(cap, selection(env, cap)?);
@@ -312,7 +324,14 @@ impl Settings {
         Ok(Settings {
             addr: env.var("OPSORCH_ADDR").unwrap_or_else(|| ":8080".into()),
             cors_origin,
-            bearer_token: env.var("OPSORCH_BEARER_TOKEN"),
+            allowed_hosts: env
+                .var("OPSORCH_ALLOWED_HOSTS")
+                .unwrap_or_default()
+                .split(',')
+                .map(host_name)
+                .filter(|h| !h.is_empty())
+                .collect(),
+            bearer_token,
             tls,
             max_body_bytes,
             request_timeout,
@@ -322,6 +341,12 @@ impl Settings {
             library_dirs,
             selections,
         })
+    }
+
+    /// Whether a host without a bearer token checks `Host` headers: it
+    /// listens on loopback only, or `OPSORCH_ALLOWED_HOSTS` is set.
+    pub fn checks_host_names(&self) -> bool {
+        !self.allowed_hosts.is_empty() || is_loopback_listen_addr(&self.addr)
     }
 
     /// The selection for `cap` (empty when the environment has none).
@@ -371,6 +396,15 @@ impl KeyMaterial {
                 .map(Some)
                 .map_err(|why| ConfigError::new(SECRET_KEY_VAR, why.to_string())),
             (None, Some(path)) => {
+                if let Some(mode) = open_to_others(std::path::Path::new(&path)) {
+                    return Err(ConfigError::new(
+                        SECRET_KEY_FILE_VAR,
+                        format!(
+                            "the key file is open to group or others (mode {mode:03o}); \
+                             chmod 600 it"
+                        ),
+                    ));
+                }
                 let text = std::fs::read_to_string(&path)
                     .map(Zeroizing::new)
                     .map_err(|e| {
@@ -418,6 +452,77 @@ impl KeyMaterial {
     }
 }
 
+/// The name part of a host (a `Host` header value or an
+/// `OPSORCH_ALLOWED_HOSTS` entry), lower-case: the port, IPv6 brackets and
+/// a trailing dot removed.
+pub fn host_name(value: &str) -> String {
+    let value = value.trim();
+    let name = if let Some(rest) = value.strip_prefix('[') {
+        rest.split_once(']').map(|(ip, _)| ip).unwrap_or(rest)
+    } else {
+        match value.rsplit_once(':') {
+            Some((name, port))
+                if !name.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                name
+            }
+            _ => value,
+        }
+    };
+    name.trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// `localhost`, a name under `.localhost`, or a loopback address (a
+/// [`host_name`]).
+pub fn is_loopback_name(name: &str) -> bool {
+    name == "localhost"
+        || name.ends_with(".localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Whether `OPSORCH_ADDR` listens on loopback only: a loopback address or
+/// `localhost`. `:8080` and every other name listen beyond this machine.
+pub fn is_loopback_listen_addr(addr: &str) -> bool {
+    !addr.starts_with(':') && is_loopback_name(&host_name(addr))
+}
+
+/// `OPSORCH_BEARER_TOKEN`. Set but empty would silently turn
+/// authentication off, and a token with surrounding whitespace could never
+/// match (the HTTP layer trims header values): both refuse start-up.
+fn bearer_token(env: &dyn Env) -> Result<Option<String>, ConfigError> {
+    const VAR: &str = "OPSORCH_BEARER_TOKEN";
+    match env.raw(VAR) {
+        None => Ok(None),
+        Some(token) if token.trim().is_empty() => Err(ConfigError::new(
+            VAR,
+            "is set but empty; unset it to run without authentication",
+        )),
+        Some(token) if token.trim() != token => Err(ConfigError::new(
+            VAR,
+            "must not start or end with whitespace (clients cannot send it)",
+        )),
+        Some(token) => Ok(Some(token)),
+    }
+}
+
+/// The permission bits of a file that group or others have any access to,
+/// or `None` (owner-only, unreadable, or not Unix).
+fn open_to_others(path: &std::path::Path) -> Option<u32> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+        (mode & 0o077 != 0).then_some(mode)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
+}
+
 /// A whole number variable of at least `min`; `None` when unset.
 fn positive(env: &dyn Env, name: &str, unit: &str, min: u64) -> Result<Option<u64>, ConfigError> {
     match env.var(name) {
@@ -457,9 +562,11 @@ fn selection(env: &dyn Env, cap: Capability) -> Result<Selection, ConfigError> {
     })
 }
 
-/// Parses a provider configuration: a JSON object. The reason never quotes
-/// the input (serde_json's syntax errors give only a position).
+/// Parses a provider configuration: a JSON object naming each key once. The
+/// reason never quotes a value (serde_json's syntax errors give only a
+/// position; a repeated key is quoted, bounded).
 pub fn parse_config_object(raw: &str) -> Result<Map<String, Value>, String> {
+    crate::unique_keys::check(raw.as_bytes()).map_err(|dup| dup.to_string())?;
     match serde_json::from_str::<Value>(raw) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(Value::Null) => Ok(Map::new()),
@@ -545,6 +652,44 @@ mod tests {
             err.to_string(),
             "OPSORCH_SECRET_CONFIG: must be a JSON object"
         );
+    }
+
+    #[test]
+    fn host_names_and_listen_addresses() {
+        assert_eq!(host_name("LocalHost.:8080"), "localhost");
+        assert_eq!(host_name("[::1]:8080"), "::1");
+        assert_eq!(host_name(" opsorch "), "opsorch");
+        assert_eq!(host_name("::1"), "::1");
+        let s = Settings::from_env(&[("OPSORCH_ALLOWED_HOSTS", "Opsorch.internal, ,x.example.")])
+            .unwrap();
+        assert_eq!(s.allowed_hosts, ["opsorch.internal", "x.example"]);
+        assert!(s.checks_host_names(), "a list is checked on any address");
+        for local in ["127.0.0.1:0", "[::1]:8080", "localhost:8080", "127.0.0.2:1"] {
+            assert!(is_loopback_listen_addr(local), "{local}");
+        }
+        for all in [
+            ":8080",
+            "0.0.0.0:8080",
+            "[::]:8080",
+            "10.1.2.3:80",
+            "opsorch:8080",
+        ] {
+            assert!(!is_loopback_listen_addr(all), "{all}");
+        }
+        assert!(!Settings::from_env(&[("OPSORCH_ADDR", ":8080")])
+            .unwrap()
+            .checks_host_names());
+    }
+
+    #[test]
+    fn refuses_bearer_tokens_that_cannot_work() {
+        for bad in ["", " ", " tok", "tok\n", "\ttok"] {
+            let err = Settings::from_env(&[("OPSORCH_BEARER_TOKEN", bad)]).unwrap_err();
+            assert_eq!(err.variable, "OPSORCH_BEARER_TOKEN", "{bad:?}");
+            assert!(!err.reason.contains("tok"), "{err}");
+        }
+        let s = Settings::from_env(&[("OPSORCH_BEARER_TOKEN", "t o k")]).unwrap();
+        assert_eq!(s.bearer_token.as_deref(), Some("t o k"));
     }
 
     #[test]
@@ -648,6 +793,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("key");
         std::fs::write(&file, format!("{b64}\n")).unwrap();
+        // Open to others: refused, like an unprotected ssh key.
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |m| std::fs::Permissions::from_mode(m);
+            std::fs::set_permissions(&file, mode(0o640)).unwrap();
+            let err = KeyMaterial::from_env(&[(SECRET_KEY_FILE_VAR, file.to_str().unwrap())])
+                .unwrap_err();
+            assert_eq!(err.variable, SECRET_KEY_FILE_VAR);
+            assert!(err.reason.contains("chmod 600"), "{err}");
+            std::fs::set_permissions(&file, mode(0o600)).unwrap();
+        }
         let k = KeyMaterial::from_env(&[(SECRET_KEY_FILE_VAR, file.to_str().unwrap())])
             .unwrap()
             .unwrap();

@@ -354,7 +354,21 @@ impl Host {
 
     /// Starts `opsorch` with extra command-line `args`.
     pub fn try_start_with(args: &[&str], env: &[(&str, &str)]) -> Started {
+        Host::spawn(Command::new(binary("opsorch")), args, env)
+    }
+
+    /// Starts `opsorch` as user `uid` and group `gid` (the caller must be
+    /// allowed to switch, i.e. root), e.g. to test what a non-root host
+    /// and its plugins can do.
+    #[cfg(unix)]
+    pub fn try_start_as(uid: u32, gid: u32, env: &[(&str, &str)]) -> Started {
+        use std::os::unix::process::CommandExt;
         let mut cmd = Command::new(binary("opsorch"));
+        cmd.uid(uid).gid(gid);
+        Host::spawn(cmd, &[], env)
+    }
+
+    fn spawn(mut cmd: Command, args: &[&str], env: &[(&str, &str)]) -> Started {
         cmd.args(args)
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())

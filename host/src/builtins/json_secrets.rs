@@ -271,6 +271,17 @@ impl JsonSecretStore {
         remove_stale_temporaries(&path);
         let text = fs::read(&path).map_err(|e| SecretFileError::Read(e.to_string()))?;
         let entries = decode_file(&text, key.as_ref())?;
+        if let Some(mode) = open_to_others(&path) {
+            let fixed = set_owner_only(&path);
+            tracing::warn!(
+                file = %crate::safe_text::quoted(&path.display().to_string()),
+                "the secret file was readable by group or others (mode {mode:03o}); {}",
+                match fixed {
+                    Ok(()) => "its mode is now 600".to_owned(),
+                    Err(e) => format!("cannot change it to 600: {e}"),
+                }
+            );
+        }
         Ok(JsonSecretStore {
             inner: Arc::new(StoreInner {
                 path,
@@ -387,6 +398,35 @@ fn parse_json(bytes: &[u8], what: &'static str) -> Result<Value, SecretFileError
         line: e.line(),
         column: e.column(),
     })
+}
+
+/// The permission bits of a file group or others have any access to, or
+/// `None` (owner-only, unreadable, or not Unix).
+fn open_to_others(path: &Path) -> Option<u32> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(path).ok()?.permissions().mode() & 0o777;
+        (mode & 0o077 != 0).then_some(mode)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
+}
+
+fn set_owner_only(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(path, fs::Permissions::from_mode(0o600))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        Ok(())
+    }
 }
 
 /// The name prefix of `path`'s temporary files: `.<name>.`; they end in

@@ -4,6 +4,18 @@
 //! emits the record once the response is known to be a success. Records go
 //! through `tracing` with target `audit`; the subscriber set up in
 //! [`crate::init_logging`] writes them with [`AuditLayer`], as JSON.
+//!
+//! # Telling a real record from a forged one
+//! Audit records share stderr with the human log, and are told apart by
+//! their shape: an audit record is the only kind of line that starts with
+//! `{`. Every other line the host writes starts with its timestamp, and
+//! every value in it, whoever controls it (a client, an adapter, a
+//! plugin's stderr), is escaped so that it cannot end that line and start
+//! another ([`crate::safe_text`]). Values inside a record are JSON strings
+//! with the same characters escaped, so a record is always one line. What
+//! an in-process adapter library writes to file descriptor 2 itself, not
+//! through the host's logger, is outside this guarantee: libraries are
+//! code the operator chose to load (docs/SECURITY.md).
 
 use std::fmt;
 use std::io::Write;
@@ -113,7 +125,11 @@ impl Visit for JsonFields<'_> {
     }
 }
 
+/// Every value is a JSON string with each unsafe character escaped (see
+/// [`crate::safe_text`]), bounded: a record is always one line.
 fn json_string(out: &mut Vec<u8>, text: &str) {
-    // Writing a string into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *out, text);
+    crate::safe_text::json_string(out, text, MAX_VALUE_CHARS);
 }
+
+/// The longest audit value (an actor ID from a header), in characters.
+const MAX_VALUE_CHARS: usize = 256;

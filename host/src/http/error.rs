@@ -23,6 +23,20 @@ pub enum ApiError {
     /// A bearer token is required and was missing or wrong.
     #[error("missing or invalid bearer token")]
     Unauthorized,
+    /// A browser request (it has an `Origin`) to a host without a bearer
+    /// token, from an origin `OPSORCH_CORS_ORIGIN` does not name.
+    #[error(
+        "requests from a web page need OPSORCH_BEARER_TOKEN on the host, or \
+         OPSORCH_CORS_ORIGIN naming the page's origin"
+    )]
+    OriginNotAllowed,
+    /// A `Host` header naming neither loopback nor `OPSORCH_ALLOWED_HOSTS`
+    /// on a token-less host (DNS rebinding).
+    #[error(
+        "this host answers only to loopback names and OPSORCH_ALLOWED_HOSTS \
+         while OPSORCH_BEARER_TOKEN is not set"
+    )]
+    HostNotAllowed,
     /// No such route, capability or resource.
     #[error("{0}")]
     NotFound(String),
@@ -71,6 +85,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::OriginNotAllowed | ApiError::HostNotAllowed => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::ProviderMissing(_) | ApiError::SecretProviderMissing => {
@@ -99,6 +114,8 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => "bad_request".into(),
             ApiError::Unauthorized => "unauthorized".into(),
+            ApiError::OriginNotAllowed => "origin_not_allowed".into(),
+            ApiError::HostNotAllowed => "host_not_allowed".into(),
             ApiError::NotFound(_) => "not_found".into(),
             ApiError::PayloadTooLarge => "payload_too_large".into(),
             ApiError::ProviderMissing(cap) => format!("{}_provider_missing", cap.name()),

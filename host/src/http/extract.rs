@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 use serde_json::error::Category;
 
 use crate::http::error::ApiError;
+use crate::safe_text::quoted;
 
 /// A JSON body decoded strictly into `T`.
 #[derive(Debug)]
@@ -43,7 +44,8 @@ pub async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes,
 }
 
 /// Decodes `bytes` as exactly one JSON object of type `T`, rejecting fields
-/// `T` does not know (whether or not `T` itself denies them).
+/// `T` does not know (whether or not `T` itself denies them) and any object
+/// that names a key twice.
 ///
 /// Every request body of the API is an object. serde would also accept an
 /// array for a struct (its fields in order); Go's decoder does not, and
@@ -77,13 +79,18 @@ pub fn decode_strict<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     de.end()
         .map_err(|_| ApiError::BadRequest("malformed JSON body: trailing characters".into()))?;
     if let Some(path) = unknown {
+        let path = quoted(&path);
         return Err(ApiError::BadRequest(format!("unknown field `{path}`")));
     }
+    // Struct fields are unique by now; free-form objects (`config`,
+    // `metadata`) would keep the last of two equal keys.
+    crate::unique_keys::check(bytes)
+        .map_err(|dup| ApiError::BadRequest(format!("invalid request body: {dup}")))?;
     Ok(value)
 }
 
 fn describe(err: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
-    let path = err.path().to_string();
+    let path = quoted(&err.path().to_string());
     let inner = err.inner();
     let message = match inner.classify() {
         Category::Syntax | Category::Eof | Category::Io => format!("malformed JSON body: {inner}"),
@@ -108,7 +115,7 @@ fn without_values(message: &str) -> String {
         .find(|k| message.starts_with(**k))
     {
         let rest = &message[kind.len()..];
-        let name = rest.split('`').next().unwrap_or_default();
+        let name = quoted(rest.split('`').next().unwrap_or_default());
         return format!("{kind}{name}`");
     }
     // An enum value the client sent is a value, not a name of the schema.
@@ -172,6 +179,10 @@ mod tests {
         );
         assert!(!m.contains("hunter2"));
         assert!(bad("{}").contains("missing field `name`"));
+        assert_eq!(
+            bad(r#"{"name":"a","inner":{"n":1},"name":"b"}"#),
+            "invalid request body: duplicate field `name`"
+        );
         assert_eq!(
             without_values(
                 "unknown variant `hunter2`, expected one of `a`, `b` at line 1 column 9"

@@ -1,10 +1,12 @@
 //! The request gate every request passes through, matched route or not.
 //!
-//! In order: pick the request ID, drop a trailing slash, answer `OPTIONS`,
-//! check the bearer token, refuse a `Content-Length` over the body limit
-//! (413 at once, before any of the body is read), run the router under the
-//! request timeout (504
-//! `request_timeout` when it runs out); then stamp CORS headers and
+//! In order: pick the request ID (a client's only when it is safe to log
+//! and echo, [`is_safe_request_id`]), drop a trailing slash, answer
+//! `OPTIONS`, refuse browsers on a host without a token
+//! ([`browser_guard`]), check the bearer token, refuse a `Content-Length`
+//! over the body limit (413 at once, before any of the body is read), run
+//! the router under the request timeout (504 `request_timeout` when it runs
+//! out); then stamp CORS headers and
 //! `X-Request-ID` on the response (errors and 404s included), log failures,
 //! and emit the audit record of a successful call.
 
@@ -17,6 +19,7 @@ use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq;
 
 use crate::http::audit::{self, AuditAction};
+use crate::http::browser_guard::{self, BrowserRefusal};
 use crate::http::context::RequestContext;
 use crate::http::error::{ApiError, LoggedError};
 use crate::providers::seam::{CallInfo, CALL_INFO};
@@ -39,7 +42,7 @@ pub async fn gate(State(state): State<AppState>, mut req: Request, next: Next) -
     let request_id = REQUEST_ID_HEADERS
         .iter()
         .find_map(|name| req.headers().get(*name))
-        .filter(|v| !v.is_empty())
+        .filter(|v| is_safe_request_id(v.as_bytes()))
         .cloned()
         .unwrap_or_else(generate_request_id);
     let request_id_text = String::from_utf8_lossy(request_id.as_bytes()).into_owned();
@@ -48,8 +51,19 @@ pub async fn gate(State(state): State<AppState>, mut req: Request, next: Next) -
     let path = req.uri().path().to_owned();
     let context = RequestContext::from_headers(request_id_text.clone(), req.headers());
 
+    let browser_check = match state.http().bearer_token {
+        // With a token, the token decides: a web page cannot attach it.
+        Some(_) => Ok(()),
+        None => browser_guard::check(state.http(), req.headers()),
+    };
     let mut response = if method == axum::http::Method::OPTIONS {
         StatusCode::OK.into_response()
+    } else if let Err(refusal) = browser_check {
+        match refusal {
+            BrowserRefusal::Origin => ApiError::OriginNotAllowed,
+            BrowserRefusal::Host => ApiError::HostNotAllowed,
+        }
+        .into_response()
     } else if !authorized(state.http().bearer_token.as_deref(), req.headers()) {
         ApiError::Unauthorized.into_response()
     } else if announced_length(req.headers())
@@ -122,6 +136,22 @@ fn announced_length(headers: &HeaderMap) -> Option<u64> {
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse().ok())
+}
+
+/// The longest request ID taken from a client.
+pub const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// Whether a client's request ID may be used (and echoed): 1 to
+/// [`MAX_REQUEST_ID_LEN`] characters, each an ASCII letter, digit or one of
+/// `-_.:;=/+@`. That covers UUIDs, W3C and AWS trace IDs, and leaves out
+/// spaces, quotes and every control character, so an ID can carry no
+/// forged log field. Any other ID is replaced by a generated one and never
+/// echoed.
+pub fn is_safe_request_id(id: &[u8]) -> bool {
+    (1..=MAX_REQUEST_ID_LEN).contains(&id.len())
+        && id
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:;=/+@".contains(b))
 }
 
 fn generate_request_id() -> HeaderValue {
@@ -214,5 +244,30 @@ mod tests {
             Some("t0k"),
             &headers(&[("authorization", "t0k")])
         ));
+    }
+
+    #[test]
+    fn request_ids() {
+        for good in [
+            "a",
+            "123e4567-e89b-12d3-a456-426614174000",
+            "Root=1-5e1b4151;Parent=53995c3f",
+            "x@y/z+w",
+        ] {
+            assert!(is_safe_request_id(good.as_bytes()), "{good}");
+        }
+        let long = "a".repeat(MAX_REQUEST_ID_LEN + 1);
+        for bad in [
+            "",
+            "a b",
+            "a\tb",
+            "a\"b",
+            "a,b",
+            "é",
+            long.as_str(),
+            "a\u{1b}[31m",
+        ] {
+            assert!(!is_safe_request_id(bad.as_bytes()), "{bad:?}");
+        }
     }
 }

@@ -3,6 +3,7 @@
 //! It uses the providers layer and nothing above it.
 
 pub mod audit;
+pub mod browser_guard;
 pub mod context;
 pub mod error;
 pub mod extract;

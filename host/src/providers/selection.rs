@@ -77,13 +77,13 @@ impl ProviderChoice {
                 .get(capability, name)
                 .ok_or_else(|| ChoiceError::UnknownProvider {
                     capability,
-                    name: name.to_owned(),
+                    name: crate::safe_text::quoted(name),
                 })?;
         factory
             .create(capability, &self.config)
             .map_err(|source| ChoiceError::Provider {
                 capability,
-                name: name.to_owned(),
+                name: crate::safe_text::quoted(name),
                 source,
             })
     }
@@ -140,11 +140,13 @@ impl ProviderChoice {
         })
     }
 
-    /// What runs, for logs: `plugin <path>` or the provider name (never the config).
+    /// What runs, for logs: `plugin <path>` or the provider name (never the
+    /// config), bounded.
     pub fn describe(&self) -> String {
+        use crate::safe_text::quoted;
         match (&self.plugin, &self.provider) {
-            (Some(path), _) => format!("plugin {}", path.display()),
-            (None, Some(name)) => name.clone(),
+            (Some(path), _) => format!("plugin {}", quoted(&path.display().to_string())),
+            (None, Some(name)) => quoted(name),
             (None, None) => String::new(),
         }
     }

@@ -24,6 +24,11 @@ pub struct HttpSettings {
     /// The longest a request may take, body read and provider call
     /// included; past it the client gets 504 `request_timeout`.
     pub request_timeout: Duration,
+    /// `OPSORCH_ALLOWED_HOSTS`, normalised (see [`crate::settings`]).
+    pub allowed_hosts: Vec<String>,
+    /// Whether a host without a bearer token checks the `Host` header
+    /// (`crate::http::browser_guard`).
+    pub check_host: bool,
 }
 
 impl std::fmt::Debug for HttpSettings {
@@ -33,6 +38,8 @@ impl std::fmt::Debug for HttpSettings {
             .field("bearer_token", &self.bearer_token.as_ref().map(|_| "<set>"))
             .field("max_body_bytes", &self.max_body_bytes)
             .field("request_timeout", &self.request_timeout)
+            .field("allowed_hosts", &self.allowed_hosts)
+            .field("check_host", &self.check_host)
             .finish()
     }
 }
@@ -44,6 +51,8 @@ impl Default for HttpSettings {
             bearer_token: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            allowed_hosts: Vec::new(),
+            check_host: false,
         }
     }
 }

@@ -105,6 +105,8 @@ pub async fn build_state(
         bearer_token: settings.bearer_token.clone(),
         max_body_bytes: settings.max_body_bytes,
         request_timeout: settings.request_timeout,
+        allowed_hosts: settings.allowed_hosts.clone(),
+        check_host: settings.checks_host_names(),
     };
     let state = AppState::with_plugins(registry, plugins, secret, http);
 

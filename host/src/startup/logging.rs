@@ -29,6 +29,11 @@ pub fn init_logging() -> super::log_writer::LogGuard {
 /// lines, filtered by `filter`, for everything but audit records; audit
 /// records, whatever `filter` says, as flat JSON objects (`request_id`,
 /// `actor_type`, `actor_id`, `timestamp`, `action`, …).
+///
+/// Every human line starts with its timestamp and level, and every value
+/// in it is escaped and bounded ([`crate::safe_text::SafeFields`]), so no
+/// text from a client, an adapter or a plugin can start a line of its own:
+/// a line that starts with `{` is an audit record written by [`audit`].
 pub fn log_subscriber<W>(
     filter: tracing_subscriber::EnvFilter,
     writer: W,
@@ -41,6 +46,7 @@ where
     use tracing_subscriber::{fmt, Layer};
 
     let human = fmt::layer()
+        .fmt_fields(crate::safe_text::SafeFields)
         .with_writer(writer.clone())
         .with_ansi(false)
         .with_filter(filter.and(filter_fn(|meta| meta.target() != audit::TARGET)));

@@ -34,6 +34,21 @@ pub async fn prepare(env: &dyn Env) -> anyhow::Result<(Settings, AppState)> {
     }
 }
 
+/// Makes the host's memory and `/proc/<pid>/environ` unreadable to other
+/// processes of the same user, plugins included (`PR_SET_DUMPABLE` 0, as
+/// ssh-agent does): they hold the bearer token, the secret key and every
+/// capability's config. It also turns off core dumps of the host. A process
+/// with `CAP_SYS_PTRACE` (root, usually) still reads them; see
+/// docs/SECURITY.md. Linux only; a no-op elsewhere.
+pub fn protect_process() {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    if let Err(e) =
+        rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
+    {
+        tracing::warn!(error = %e, "cannot make the host non-dumpable; plugins running as the same user can read its environment");
+    }
+}
+
 /// The `serve` command: prepare, listen, serve until SIGTERM/SIGINT.
 pub async fn serve(env: &dyn Env) -> anyhow::Result<()> {
     let (settings, state) = prepare(env).await?;

@@ -62,7 +62,7 @@ async fn announced_length_over_the_limit_is_413_without_reading_the_body() {
     let mut stream = TcpStream::connect(addr).await.unwrap();
     stream
         .write_all(
-            b"POST /incidents/query HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n",
+            b"POST /incidents/query HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100000000\r\n\r\n",
         )
         .await
         .unwrap();

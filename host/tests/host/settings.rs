@@ -14,7 +14,7 @@ use opsorch_plugin_api::methods::Capability;
 struct Recording(RefCell<BTreeSet<String>>);
 
 impl Env for Recording {
-    fn var(&self, name: &str) -> Option<String> {
+    fn raw(&self, name: &str) -> Option<String> {
         self.0.borrow_mut().insert(name.to_owned());
         None
     }

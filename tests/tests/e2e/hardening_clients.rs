@@ -42,7 +42,7 @@ fn served(host: &Host) -> bool {
 fn slowloris_is_cut_off_while_others_are_served() {
     let host = limited_host();
     let mut slow = connect(host.addr);
-    slow.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+    slow.write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\n")
         .unwrap();
     let started = Instant::now();
     let mut trickled = 0;
@@ -82,13 +82,13 @@ fn idle_keep_alive_connections_are_closed() {
     let host = limited_host();
     let mut stream = connect(host.addr);
     stream
-        .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        .write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .unwrap();
     let reply = read_response(&mut stream, Duration::from_secs(2)).expect("first answer");
     assert_eq!(reply.status, 200);
     // Kept alive: a second request on the same connection works...
     stream
-        .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        .write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .unwrap();
     let reply = read_response(&mut stream, Duration::from_secs(2)).expect("second answer");
     assert_eq!(reply.status, 200);
@@ -192,7 +192,7 @@ fn a_client_that_stops_reading_is_disconnected() {
     // and never a read until the server has had time to give up.
     let count = (64 << 20) / size + 1;
     let mut stream = connect(host.addr);
-    let one = b"GET /openapi.json HTTP/1.1\r\nHost: x\r\n\r\n";
+    let one = b"GET /openapi.json HTTP/1.1\r\nHost: localhost\r\n\r\n";
     let writer = {
         let mut stream = stream.try_clone().unwrap();
         std::thread::spawn(move || {

@@ -106,7 +106,7 @@ pub fn exchange(addr: SocketAddr, bytes: &[u8], within: Duration) -> Option<Resp
 /// A request head for `method path` with `Connection: close` and the given
 /// extra header lines (each without CRLF).
 pub fn head(method: &str, path: &str, extra: &[String]) -> Vec<u8> {
-    let mut text = format!("{method} {path} HTTP/1.1\r\nHost: opsorch\r\nConnection: close\r\n");
+    let mut text = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
     for line in extra {
         text.push_str(line);
         text.push_str("\r\n");

@@ -25,6 +25,7 @@ mod library;
 mod prometheus;
 mod secrets_canary;
 mod secrets_encryption;
+mod security;
 mod server;
 mod soak_short;
 mod stdio_compat;

@@ -98,6 +98,7 @@ fn plain_file_is_encrypted_on_next_write_and_read_back_after_restart() {
     // And from a key file.
     let key_file = setup.dir.path().join("key");
     std::fs::write(&key_file, format!("{KEY}\n")).unwrap();
+    owner_only(&key_file);
     let host = Host::start(&setup.env(&[("OPSORCH_SECRET_KEY_FILE", key_file.to_str().unwrap())]));
     let reply = host.post("/incidents/query", r#"{"limit":1}"#);
     assert_eq!(reply.status, 200, "{}", reply.text());
@@ -130,6 +131,7 @@ fn wrong_setups_refuse_start_up_naming_the_variable() {
     );
     let wrong_file = setup.dir.path().join("wrong-key");
     std::fs::write(&wrong_file, OTHER_KEY).unwrap();
+    owner_only(&wrong_file);
     let line = setup.refusal(&[("OPSORCH_SECRET_KEY_FILE", wrong_file.to_str().unwrap())]);
     assert!(
         line.starts_with("opsorch: OPSORCH_SECRET_KEY_FILE: cannot decrypt"),
@@ -176,4 +178,10 @@ fn a_key_without_the_json_store_is_warned_about() {
     });
     assert!(seen, "{log}");
     assert!(!log.contains(KEY));
+}
+
+/// Key files must be readable by their owner only, or start-up is refused.
+fn owner_only(path: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
 }

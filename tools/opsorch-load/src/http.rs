@@ -62,7 +62,7 @@ impl Conn {
         req.extend_from_slice(method.as_bytes());
         req.push(b' ');
         req.extend_from_slice(path.as_bytes());
-        req.extend_from_slice(b" HTTP/1.1\r\nHost: opsorch\r\nUser-Agent: opsorch-load\r\n");
+        req.extend_from_slice(b" HTTP/1.1\r\nHost: localhost\r\nUser-Agent: opsorch-load\r\n");
         req.extend_from_slice(head_extra.as_bytes());
         if let Some(body) = body {
             req.extend_from_slice(b"Content-Type: application/json\r\nContent-Length: ");

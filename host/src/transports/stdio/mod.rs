@@ -15,7 +15,10 @@
 //! # Lifecycle: checked eagerly, started lazily
 //! When a capability is configured (environment at start-up, stored
 //! configuration, or `POST /providers/{cap}`) the path is checked at once:
-//! it must exist and be executable, or configuration is refused. The
+//! it must exist and be executable, or configuration is refused. The file
+//! checked is then pinned: every process started for the capability, the
+//! first and each restart, runs that file, whatever is renamed over its
+//! path later (see `executable`). The
 //! process itself starts on the first call, and the first call starts every
 //! process of a pool. That costs nothing for capabilities nobody calls,
 //! lets a reconfiguration through the API take effect without spawning
@@ -99,15 +102,22 @@
 //! `OPSORCH_SECRET_KEY_FILE`, `OPSORCH_TLS_KEY_FILE` and every
 //! `OPSORCH_<CAP>_CONFIG`: a plugin has no use for the API token or the
 //! secret store's key, and other adapters' configs hold their credentials
-//! (its own config arrives with every request).
+//! (its own config arrives with every request). On Linux the host is
+//! also non-dumpable (`crate::protect_process`), so a plugin running as
+//! the same user cannot read those variables from `/proc/<host>/environ`.
 //!
 //! # Where a plugin may come from
 //! Paths from the environment are trusted: whoever sets it runs the host.
 //! A bare name is looked up in `PATH`, as Go's `exec.Command` does. Paths
 //! that come through `POST /providers/{cap}` (or the stored configuration
 //! it wrote) must be absolute and resolve, after canonicalisation (symlinks,
-//! `..`), inside a directory of `OPSORCH_PLUGIN_DIR`; the canonical path is
-//! what runs. Otherwise the configuration is refused (400).
+//! `..`), inside a directory of `OPSORCH_PLUGIN_DIR`, and neither the file
+//! nor a directory between it and the plugin directory may be writable by
+//! group or others or owned by another non-root user. Otherwise the
+//! configuration is refused (400), with one answer for every path that is
+//! not an existing file inside a plugin directory. From the environment,
+//! loose permissions are a warning. A `.so`/`.dylib` is refused from both:
+//! adapter libraries are loaded, not executed. `executable` has the rules.
 //!
 //! # `plugin.info`
 //! Each new process is first sent `{"method":"plugin.info",…}`, which is
@@ -116,6 +126,7 @@
 //! DEBUG and otherwise ignored. Real calls are written right behind the
 //! probe, so they do not wait for it. It is not sent when pipelining is off.
 
+mod executable;
 mod live;
 mod options;
 mod pool;
@@ -165,14 +176,18 @@ impl Transport {
         from_api: bool,
     ) -> Result<PluginPool, String> {
         let executable = if from_api {
-            options::resolve_allowlisted(path, &self.settings.plugin_dirs)?
+            executable::allowlisted(path, &self.settings.plugin_dirs).map_err(|e| e.to_string())?
         } else {
-            options::resolve_trusted(path)?
+            let (executable, warnings) = executable::trusted(path).map_err(|e| e.to_string())?;
+            for warning in warnings {
+                tracing::warn!(capability = %capability, "{warning}; fix its permissions");
+            }
+            executable
         };
         let options = PluginOptions::from_config(config, self.settings.call_timeout)?;
         let spec = PluginSpec {
             capability,
-            path: executable,
+            executable,
             config: options.plugin_config,
             call_timeout: options.call_timeout,
             probe: options.probe,

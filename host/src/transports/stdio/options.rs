@@ -1,11 +1,11 @@
-//! What the host decides before a plugin runs: which file to execute (and
-//! whether it may), the transport settings from the environment, and the
-//! config keys the host consumes instead of sending them to the plugin.
+//! What the host decides before a plugin runs: the transport settings and
+//! the config keys the host consumes instead of sending them to the plugin.
+//! Which file runs is decided in `executable`.
 //!
 //! Messages are shown to operators (start-up refusals) and API clients
-//! (400s). They name the path and the problem, never a config value.
+//! (400s). They name the config key and the problem, never a config value.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::value::RawValue;
@@ -102,99 +102,6 @@ impl PluginOptions {
     }
 }
 
-/// The file to execute for a plugin path from the environment. Such paths
-/// are trusted (whoever sets the environment runs the host), but must name
-/// an executable file now rather than fail on the first call. A bare name
-/// is looked up in `PATH`, as the Go host's `exec.Command` does.
-pub(crate) fn resolve_trusted(path: &Path) -> Result<PathBuf, String> {
-    let resolved = if path.components().count() == 1 && !path.is_absolute() {
-        search_path(path).ok_or_else(|| {
-            format!(
-                "plugin `{}` was not found in PATH (give an absolute path)",
-                path.display()
-            )
-        })?
-    } else if path.is_relative() {
-        std::env::current_dir()
-            .map(|cwd| cwd.join(path))
-            .unwrap_or_else(|_| path.to_path_buf())
-    } else {
-        path.to_path_buf()
-    };
-    check_executable(&resolved)?;
-    Ok(resolved)
-}
-
-/// The file to execute for a plugin path from the HTTP API: it must resolve,
-/// symlinks and `..` included, inside one of `dirs`. The canonical path is
-/// what runs, so the file checked is the file executed.
-pub(crate) fn resolve_allowlisted(path: &Path, dirs: &[PathBuf]) -> Result<PathBuf, String> {
-    if dirs.is_empty() {
-        return Err(format!(
-            "plugin `{}` refused: plugins can be set through the API only when \
-             OPSORCH_PLUGIN_DIR names the directories they may come from",
-            path.display()
-        ));
-    }
-    if !path.is_absolute() {
-        return Err(format!(
-            "plugin `{}` refused: the path must be absolute",
-            path.display()
-        ));
-    }
-    let canonical = std::fs::canonicalize(path).map_err(|e| describe_io(path, &e))?;
-    let allowed = dirs
-        .iter()
-        .filter_map(|dir| std::fs::canonicalize(dir).ok())
-        .any(|dir| canonical.starts_with(&dir) && canonical != dir);
-    if !allowed {
-        return Err(format!(
-            "plugin `{}` refused: it is not inside a configured plugin directory (OPSORCH_PLUGIN_DIR)",
-            path.display()
-        ));
-    }
-    check_executable(&canonical)?;
-    Ok(canonical)
-}
-
-fn describe_io(path: &Path, err: &std::io::Error) -> String {
-    match err.kind() {
-        std::io::ErrorKind::NotFound => format!("plugin `{}` does not exist", path.display()),
-        std::io::ErrorKind::PermissionDenied => {
-            format!(
-                "plugin `{}` cannot be accessed (permission denied)",
-                path.display()
-            )
-        }
-        _ => format!("plugin `{}` cannot be read: {err}", path.display()),
-    }
-}
-
-fn check_executable(path: &Path) -> Result<(), String> {
-    let meta = std::fs::metadata(path).map_err(|e| describe_io(path, &e))?;
-    if !meta.is_file() {
-        return Err(format!("plugin `{}` is not a file", path.display()));
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        if meta.permissions().mode() & 0o111 == 0 {
-            return Err(format!(
-                "plugin `{}` is not executable (no execute permission)",
-                path.display()
-            ));
-        }
-    }
-    Ok(())
-}
-
-fn search_path(name: &Path) -> Option<PathBuf> {
-    let paths = std::env::var_os("PATH")?;
-    std::env::split_paths(&paths)
-        .map(|dir| dir.join(name))
-        .find(|candidate| check_executable(candidate).is_ok())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -239,79 +146,5 @@ mod tests {
             let err = PluginOptions::from_config(&map(bad), DEFAULT_PLUGIN_TIMEOUT).unwrap_err();
             assert!(err.starts_with("config key `"), "{bad}: {err}");
         }
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn paths_are_checked_and_allowlisted() {
-        use std::os::unix::fs::{symlink, PermissionsExt};
-
-        let root = tempfile::tempdir().unwrap();
-        let dir = root.path().join("plugins");
-        let outside = root.path().join("elsewhere");
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::create_dir_all(&outside).unwrap();
-        let exe = dir.join("good");
-        std::fs::write(&exe, "#!/bin/sh\n").unwrap();
-        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let plain = dir.join("plain");
-        std::fs::write(&plain, "x").unwrap();
-        std::fs::set_permissions(&plain, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let stranger = outside.join("bad");
-        std::fs::write(&stranger, "#!/bin/sh\n").unwrap();
-        std::fs::set_permissions(&stranger, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let escape = dir.join("escape");
-        symlink(&stranger, &escape).unwrap();
-        let dirs = [dir.clone()];
-
-        assert_eq!(resolve_trusted(&exe).unwrap(), exe);
-        assert!(resolve_trusted(&dir.join("missing"))
-            .unwrap_err()
-            .contains("does not exist"));
-        assert!(resolve_trusted(&plain)
-            .unwrap_err()
-            .contains("not executable"));
-        assert!(resolve_trusted(&dir).unwrap_err().contains("not a file"));
-        assert!(
-            resolve_trusted(Path::new("sh")).is_ok(),
-            "bare names use PATH"
-        );
-        // Trusted paths may live anywhere.
-        assert!(resolve_trusted(&stranger).is_ok());
-
-        let canonical_exe = std::fs::canonicalize(&exe).unwrap();
-        assert_eq!(resolve_allowlisted(&exe, &dirs).unwrap(), canonical_exe);
-        let dotted = dir.join("..").join("plugins").join("good");
-        assert_eq!(resolve_allowlisted(&dotted, &dirs).unwrap(), canonical_exe);
-        for refused in [
-            &stranger,
-            &escape,
-            &dir.join("..").join("elsewhere").join("bad"),
-        ] {
-            let err = resolve_allowlisted(refused, &dirs).unwrap_err();
-            assert!(
-                err.contains("not inside a configured plugin directory"),
-                "{err}"
-            );
-        }
-        assert!(resolve_allowlisted(&plain, &dirs)
-            .unwrap_err()
-            .contains("not executable"));
-        assert!(resolve_allowlisted(&dir.join("nope"), &dirs)
-            .unwrap_err()
-            .contains("does not exist"));
-        assert!(resolve_allowlisted(&exe, &[])
-            .unwrap_err()
-            .contains("OPSORCH_PLUGIN_DIR"));
-        assert!(resolve_allowlisted(Path::new("plugins/good"), &dirs)
-            .unwrap_err()
-            .contains("absolute"));
-        // A sibling whose name merely starts with the directory's is outside.
-        let sibling = root.path().join("plugins-evil");
-        std::fs::create_dir_all(&sibling).unwrap();
-        let evil = sibling.join("x");
-        std::fs::write(&evil, "#!/bin/sh\n").unwrap();
-        std::fs::set_permissions(&evil, std::fs::Permissions::from_mode(0o755)).unwrap();
-        assert!(resolve_allowlisted(&evil, &dirs).is_err());
     }
 }

@@ -17,7 +17,6 @@
 //! so nothing waits for a process that will not answer.
 
 use std::collections::VecDeque;
-use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -27,11 +26,12 @@ use opsorch_plugin_api::methods::{Capability, Method};
 use opsorch_plugin_api::protocol::{Manifest, PLUGIN_INFO_METHOD};
 use serde_json::value::RawValue;
 use tokio::io::{AsyncWriteExt, BufReader};
-use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command};
+use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout};
 use tokio::sync::{mpsc, oneshot, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use super::executable::Executable;
 use super::wire::{self, LineRead, Parsed};
 use crate::providers::seam::ProviderError;
 
@@ -73,8 +73,8 @@ fn is_host_secret(name: &str) -> bool {
 #[derive(Debug)]
 pub(crate) struct PluginSpec {
     pub capability: Capability,
-    /// The file executed.
-    pub path: PathBuf,
+    /// The file executed: the one checked, pinned (see `executable`).
+    pub executable: Executable,
     /// The config object sent with every request.
     pub config: Box<RawValue>,
     pub call_timeout: Duration,
@@ -84,7 +84,7 @@ pub(crate) struct PluginSpec {
 
 impl PluginSpec {
     pub fn shown_path(&self) -> String {
-        self.path.display().to_string()
+        self.executable.path.display().to_string()
     }
 }
 
@@ -471,7 +471,7 @@ impl PluginProcess {
 }
 
 fn spawn_child(spec: &PluginSpec) -> std::io::Result<Child> {
-    let mut command = Command::new(&spec.path);
+    let mut command = spec.executable.command()?;
     command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

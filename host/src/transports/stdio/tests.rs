@@ -282,7 +282,7 @@ fn refuses_what_cannot_run() {
         .err()
         .unwrap();
     assert!(
-        err.contains("not inside a configured plugin directory"),
+        err.contains("not an executable file inside a configured plugin directory"),
         "{err}"
     );
     let mut bad = Map::new();
