@@ -10,17 +10,27 @@
 //! `X-Request-ID` on the response (errors and 404s included), log failures,
 //! and emit the audit record of a successful call.
 
-use std::time::Instant;
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 
-use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
-use axum::middleware::Next;
+use axum::body::{Body, HttpBody};
+use axum::http::{self, header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use axum::routing::future::RouteFuture;
+use axum::Router;
+use bytes::Bytes;
+use pin_project_lite::pin_project;
 use subtle::ConstantTimeEq;
+use tokio::task::futures::TaskLocalFuture;
+use tokio::time::{Instant, Sleep};
+use tower_service::Service;
 
 use crate::http::audit::{self, AuditAction};
 use crate::http::browser_guard::{self, BrowserRefusal};
-use crate::http::context::RequestContext;
+use crate::http::context::{actor, actor_text, RequestContext};
 use crate::http::error::{ApiError, LoggedError};
 use crate::providers::seam::{CallInfo, CALL_INFO};
 use crate::providers::state::AppState;
@@ -29,74 +39,230 @@ use crate::providers::state::AppState;
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Where a client's request ID may come from, first present wins.
-const REQUEST_ID_HEADERS: [&str; 4] = [
-    "x-request-id",
-    "x-amzn-trace-id",
-    "x-correlation-id",
-    "x-trace-id",
+static REQUEST_ID_HEADERS: [HeaderName; 4] = [
+    HeaderName::from_static("x-request-id"),
+    HeaderName::from_static("x-amzn-trace-id"),
+    HeaderName::from_static("x-correlation-id"),
+    HeaderName::from_static("x-trace-id"),
 ];
 
-/// The middleware itself; installed by [`crate::app`].
-pub async fn gate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let request_id = REQUEST_ID_HEADERS
-        .iter()
-        .find_map(|name| req.headers().get(*name))
-        .filter(|v| is_safe_request_id(v.as_bytes()))
-        .cloned()
-        .unwrap_or_else(generate_request_id);
-    let request_id_text = String::from_utf8_lossy(request_id.as_bytes()).into_owned();
-    trim_trailing_slash(&mut req);
-    let method = req.method().clone();
-    let path = req.uri().path().to_owned();
-    let context = RequestContext::from_headers(request_id_text.clone(), req.headers());
+/// The gate around the router: a tower service that [`crate::http::service`]
+/// builds and the server serves (and [`crate::app`] wraps in a `Router`).
+///
+/// Hand-written rather than `axum::middleware::from_fn`, which boxes the
+/// whole middleware future and the inner service for every request: with
+/// the cheaper request ID and the lazily armed request timeout below it
+/// took the host's `/health` from ~31k to ~?k instructions per request
+/// (callgrind; the minimal axum server of `tools/minimal-axum` needs ~13k),
+/// see docs/BENCHMARKS.md.
+#[derive(Clone)]
+pub struct Gate(Arc<GateInner>);
 
-    let browser_check = match state.http().bearer_token {
-        // With a token, the token decides: a web page cannot attach it.
-        Some(_) => Ok(()),
-        None => browser_guard::check(state.http(), req.headers()),
-    };
-    let mut response = if method == axum::http::Method::OPTIONS {
-        StatusCode::OK.into_response()
-    } else if let Err(refusal) = browser_check {
-        match refusal {
-            BrowserRefusal::Origin => ApiError::OriginNotAllowed,
-            BrowserRefusal::Host => ApiError::HostNotAllowed,
-        }
-        .into_response()
-    } else if !authorized(state.http().bearer_token.as_deref(), req.headers()) {
-        ApiError::Unauthorized.into_response()
-    } else if announced_length(req.headers())
-        .is_some_and(|n| n > state.http().max_body_bytes as u64)
-    {
-        // Bodies without a length (chunked) are cut off at the limit while
-        // they are read; one announced too large is refused before a byte of
-        // it is read, so the client is not kept sending it.
-        ApiError::PayloadTooLarge.into_response()
-    } else {
-        req.extensions_mut().insert(context.clone());
-        let limit = state.http().request_timeout;
-        // Transports that pass the request on to adapters read this.
-        let call = CallInfo {
-            deadline: started.checked_add(limit),
-            request_id: context.request_id.clone(),
-            actor: context.actor_id.clone(),
+struct GateInner {
+    state: AppState,
+    /// `Access-Control-Allow-Origin`, parsed once.
+    cors_origin: HeaderValue,
+    routes: Router,
+}
+
+impl Gate {
+    /// The gate of `routes` (already given `state`).
+    pub fn new(state: AppState, routes: Router) -> Self {
+        let cors_origin = HeaderValue::from_str(&state.http().cors_origin)
+            .unwrap_or_else(|_| HeaderValue::from_static("*"));
+        Gate(Arc::new(GateInner {
+            state,
+            cors_origin,
+            routes,
+        }))
+    }
+}
+
+/// What the gate keeps of a request until its response is known: enough
+/// to stamp the response, log it and write its audit record. Header values
+/// are reference-counted clones; the texts are made only when needed.
+struct Admitted {
+    gate: Gate,
+    started: Instant,
+    request_id: HeaderValue,
+    method: Method,
+    uri: Uri,
+    actor_type: &'static str,
+    actor_id: Option<HeaderValue>,
+}
+
+impl<B> Service<http::Request<B>> for Gate
+where
+    B: HttpBody<Data = Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = GateFuture;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> GateFuture {
+        let mut req = req.map(Body::new);
+        let started = Instant::now();
+        let inner = &*self.0;
+        let http = inner.state.http();
+        let headers = req.headers();
+        let request_id = REQUEST_ID_HEADERS
+            .iter()
+            .find_map(|name| headers.get(name))
+            .filter(|v| is_safe_request_id(v.as_bytes()))
+            .cloned()
+            .unwrap_or_else(generate_request_id);
+        let (actor_type, actor_id) = actor(headers);
+        trim_trailing_slash(&mut req);
+        let admitted = Admitted {
+            gate: self.clone(),
+            started,
+            request_id,
+            method: req.method().clone(),
+            uri: req.uri().clone(),
+            actor_type,
+            actor_id,
         };
-        match CALL_INFO
-            .scope(call, tokio::time::timeout(limit, next.run(req)))
-            .await
-        {
-            Ok(response) => response,
-            // The handler's future is dropped: a provider call running on a
-            // blocking thread finishes there, and its result is discarded.
-            Err(_) => ApiError::RequestTimeout(limit.as_millis()).into_response(),
-        }
-    };
 
-    let origin = HeaderValue::from_str(&state.http().cors_origin)
-        .unwrap_or_else(|_| HeaderValue::from_static("*"));
+        let browser_check = match http.bearer_token {
+            // With a token, the token decides: a web page cannot attach it.
+            Some(_) => Ok(()),
+            None => browser_guard::check(http, req.headers()),
+        };
+        let early = if req.method() == Method::OPTIONS {
+            Some(StatusCode::OK.into_response())
+        } else if let Err(refusal) = browser_check {
+            Some(
+                match refusal {
+                    BrowserRefusal::Origin => ApiError::OriginNotAllowed,
+                    BrowserRefusal::Host => ApiError::HostNotAllowed,
+                }
+                .into_response(),
+            )
+        } else if !authorized(http.bearer_token.as_deref(), req.headers()) {
+            Some(ApiError::Unauthorized.into_response())
+        } else if announced_length(req.headers()).is_some_and(|n| n > http.max_body_bytes as u64) {
+            // Bodies without a length (chunked) are cut off at the limit
+            // while they are read; one announced too large is refused
+            // before a byte of it is read, so the client is not kept
+            // sending it.
+            Some(ApiError::PayloadTooLarge.into_response())
+        } else {
+            None
+        };
+        let stage = match early {
+            Some(response) => Stage::Answered {
+                response: Some(response),
+            },
+            None => {
+                // Transports that pass the request on to adapters read this.
+                let call = CallInfo {
+                    deadline: started.into_std().checked_add(http.request_timeout),
+                    request_id: String::from_utf8_lossy(admitted.request_id.as_bytes())
+                        .into_owned(),
+                    actor: admitted
+                        .actor_id
+                        .as_ref()
+                        .and_then(actor_text)
+                        .unwrap_or("unknown")
+                        .to_owned(),
+                };
+                Stage::Routing {
+                    route: CALL_INFO.scope(call, self.0.routes.clone().call(req)),
+                    timer: None,
+                }
+            }
+        };
+        GateFuture {
+            stage,
+            admitted: Some(admitted),
+        }
+    }
+}
+
+pin_project! {
+    /// The response future of [`Gate`].
+    pub struct GateFuture {
+        #[pin]
+        stage: Stage,
+        admitted: Option<Admitted>,
+    }
+}
+
+pin_project! {
+    #[project = StageProj]
+    enum Stage {
+        Answered { response: Option<Response> },
+        Routing {
+            // The route runs with the request's `CallInfo` in scope.
+            #[pin]
+            route: TaskLocalFuture<CallInfo, RouteFuture<Infallible>>,
+            // The request timeout, armed only once the route has to wait:
+            // most requests never do, and a timer costs a heap entry and
+            // the timer wheel's lock to arm and to cancel.
+            timer: Option<Pin<Box<Sleep>>>,
+        },
+    }
+}
+
+impl Future for GateFuture {
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let response = match this.stage.as_mut().project() {
+            StageProj::Answered { response } => response.take(),
+            StageProj::Routing { route, timer } => match route.poll(cx) {
+                Poll::Ready(Ok(response)) => Some(response),
+                Poll::Ready(Err(never)) => match never {},
+                Poll::Pending => {
+                    let Some(admitted) = this.admitted.as_ref() else {
+                        return Poll::Pending;
+                    };
+                    let limit = admitted.gate.0.state.http().request_timeout;
+                    let timer = timer.get_or_insert_with(|| {
+                        Box::pin(tokio::time::sleep_until(admitted.started + limit))
+                    });
+                    if timer.as_mut().poll(cx).is_pending() {
+                        return Poll::Pending;
+                    }
+                    // The route's future is dropped: a provider call running
+                    // on a blocking thread finishes there, and its result is
+                    // discarded.
+                    this.stage.set(Stage::Answered { response: None });
+                    Some(ApiError::RequestTimeout(limit.as_millis()).into_response())
+                }
+            },
+        };
+        let (Some(response), Some(admitted)) = (response, this.admitted.take()) else {
+            // Polled again after completion.
+            return Poll::Pending;
+        };
+        Poll::Ready(Ok(finish(admitted, response)))
+    }
+}
+
+/// Stamps CORS headers and the request ID on the response, logs failures
+/// and writes the audit record of a successful call.
+fn finish(admitted: Admitted, mut response: Response) -> Response {
+    let Admitted {
+        gate,
+        started,
+        request_id,
+        method,
+        uri,
+        actor_type,
+        actor_id,
+    } = admitted;
     let headers = response.headers_mut();
-    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        gate.0.cors_origin.clone(),
+    );
     headers.insert(
         header::ACCESS_CONTROL_ALLOW_HEADERS,
         HeaderValue::from_static("Content-Type, Authorization"),
@@ -105,28 +271,41 @@ pub async fn gate(State(state): State<AppState>, mut req: Request, next: Next) -
         header::ACCESS_CONTROL_ALLOW_METHODS,
         HeaderValue::from_static("GET,POST,PATCH,OPTIONS"),
     );
-    headers.insert(X_REQUEST_ID.clone(), request_id);
+    let request_id_text = || String::from_utf8_lossy(request_id.as_bytes()).into_owned();
 
     let status = response.status();
-    let elapsed_ms = started.elapsed().as_millis() as u64;
+    let path = uri.path();
+    let elapsed_ms = || started.elapsed().as_millis() as u64;
     if let Some(err) = response.extensions().get::<LoggedError>() {
         // A 501 is a configuration state, not a failure of this request.
         if status.is_server_error() && status != StatusCode::NOT_IMPLEMENTED {
-            tracing::warn!(request_id = %request_id_text, %method, %path, status = status.as_u16(),
-                code = %err.code, error = %err.message, elapsed_ms, "request failed");
+            tracing::warn!(request_id = %request_id_text(), %method, %path, status = status.as_u16(),
+                code = %err.code, error = %err.message, elapsed_ms = elapsed_ms(), "request failed");
         } else {
-            tracing::info!(request_id = %request_id_text, %method, %path, status = status.as_u16(),
-                code = %err.code, error = %err.message, elapsed_ms, "request rejected");
+            tracing::info!(request_id = %request_id_text(), %method, %path, status = status.as_u16(),
+                code = %err.code, error = %err.message, elapsed_ms = elapsed_ms(), "request rejected");
         }
     } else {
-        tracing::debug!(request_id = %request_id_text, %method, %path, status = status.as_u16(),
-            elapsed_ms, "request served");
+        tracing::debug!(request_id = %request_id_text(), %method, %path, status = status.as_u16(),
+            elapsed_ms = elapsed_ms(), "request served");
     }
     if status.is_success() {
         if let Some(AuditAction(action)) = response.extensions().get::<AuditAction>() {
+            let context = RequestContext {
+                request_id: request_id_text(),
+                actor_type,
+                actor_id: actor_id
+                    .as_ref()
+                    .and_then(|v| actor_text(v))
+                    .unwrap_or("unknown")
+                    .to_owned(),
+            };
             audit::record(&context, action);
         }
     }
+    response
+        .headers_mut()
+        .insert(X_REQUEST_ID.clone(), request_id);
     response
 }
 
@@ -154,15 +333,21 @@ pub fn is_safe_request_id(id: &[u8]) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"-_.:;=/+@".contains(b))
 }
 
-fn generate_request_id() -> HeaderValue {
+/// A random (v4) UUID for a request that brings no ID.
+///
+/// uuid's `fast-rng` feature draws it from `rand`'s thread-local generator
+/// (ChaCha, seeded from the OS), not from one `getrandom` system call per
+/// request; it is formatted on the stack.
+pub fn generate_request_id() -> HeaderValue {
     let id = uuid::Uuid::new_v4();
+    let mut buffer = uuid::Uuid::encode_buffer();
+    let text = id.hyphenated().encode_lower(&mut buffer);
     // A hyphenated UUID is always a valid header value.
-    HeaderValue::from_str(&id.hyphenated().to_string())
-        .unwrap_or_else(|_| HeaderValue::from_static("unknown"))
+    HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static("unknown"))
 }
 
 /// `/incidents/` is `/incidents`; `/` stays `/`.
-fn trim_trailing_slash(req: &mut Request) {
+fn trim_trailing_slash(req: &mut http::Request<Body>) {
     let path = req.uri().path();
     if path.len() <= 1 || !path.ends_with('/') {
         return;

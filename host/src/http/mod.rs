@@ -16,12 +16,17 @@ use axum::Router;
 
 use crate::providers::state::AppState;
 
-/// The whole HTTP application for `state`.
-pub fn app(state: AppState) -> Router {
+/// The whole HTTP application for `state`, as the server serves it: the
+/// router inside the request gate. The gate wraps the router from outside
+/// so that it sees every request (unknown paths included) and can drop a
+/// trailing slash before routing.
+pub fn service(state: AppState) -> gate::Gate {
     let routes = routes::router(state.clone());
-    // The gate wraps the router from outside so that it sees every request
-    // (unknown paths included) and can drop a trailing slash before routing.
-    Router::new()
-        .fallback_service(routes)
-        .layer(axum::middleware::from_fn_with_state(state, gate::gate))
+    gate::Gate::new(state, routes)
+}
+
+/// The whole HTTP application for `state` as an axum `Router` (for tests
+/// and embedding; [`service`] without the outer router's dispatch).
+pub fn app(state: AppState) -> Router {
+    Router::new().fallback_service(service(state))
 }

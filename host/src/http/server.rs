@@ -18,7 +18,10 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use axum::Router;
+use std::convert::Infallible;
+
+use axum::response::Response;
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
@@ -31,6 +34,34 @@ use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::TlsAcceptor;
 
 use crate::settings::{ConfigError, ServerLimits, Settings, TlsFiles};
+
+/// What the server serves: a cloneable tower service from requests to
+/// responses, such as [`crate::http::service`] or an axum `Router`.
+pub trait App:
+    tower_service::Service<
+        hyper::Request<Incoming>,
+        Response = Response,
+        Error = Infallible,
+        Future: Send + 'static,
+    > + Clone
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<T> App for T where
+    T: tower_service::Service<
+            hyper::Request<Incoming>,
+            Response = Response,
+            Error = Infallible,
+            Future: Send + 'static,
+        > + Clone
+        + Send
+        + Sync
+        + 'static
+{
+}
 
 /// How long requests in flight may run after a shutdown signal.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
@@ -126,7 +157,7 @@ pub fn exposed_without_token(addr: SocketAddr, bearer_token: Option<&str>) -> bo
 ///
 /// The bound address is logged and also printed on stdout as
 /// `OPSORCH_LISTENING <addr>`, so that callers using port 0 can find it.
-pub async fn run(settings: &Settings, app: Router) -> anyhow::Result<()> {
+pub async fn run(settings: &Settings, app: impl App) -> anyhow::Result<()> {
     let tls = settings.tls.as_ref().map(tls_config).transpose()?;
     let listener = bind(&settings.addr).await?;
     let addr = listener.local_addr()?;
@@ -186,11 +217,11 @@ fn refusal() -> Vec<u8> {
 /// at most `max_connections` are served at once (TLS handshakes included).
 /// A connection over the cap is answered 503 `too_many_connections` and
 /// closed (over TLS it is closed at once).
-pub async fn serve_until_shutdown(
+pub async fn serve_until_shutdown<A: App>(
     listener: TcpListener,
     tls: Option<Arc<ServerConfig>>,
     limits: ServerLimits,
-    app: Router,
+    app: A,
     signal: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let acceptor = tls.map(TlsAcceptor::from);
@@ -335,8 +366,8 @@ async fn stopped(stopping: &mut watch::Receiver<bool>) {
 }
 
 /// One accepted connection and what it holds until it ends.
-struct Connection {
-    app: Router,
+struct Connection<A> {
+    app: A,
     limits: Arc<ServerLimits>,
     stopping: watch::Receiver<bool>,
     /// Dropped when the connection ends; shutdown waits for all of them.
@@ -345,7 +376,7 @@ struct Connection {
     _slot: OwnedSemaphorePermit,
 }
 
-impl Connection {
+impl<A: App> Connection<A> {
     async fn serve_tls(mut self, acceptor: TlsAcceptor, stream: TcpStream, peer: SocketAddr) {
         let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream));
         let tls = tokio::select! {

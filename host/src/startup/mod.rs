@@ -52,7 +52,7 @@ pub fn protect_process() {
 /// The `serve` command: prepare, listen, serve until SIGTERM/SIGINT.
 pub async fn serve(env: &dyn Env) -> anyhow::Result<()> {
     let (settings, state) = prepare(env).await?;
-    let served = http::server::run(&settings, http::app(state.clone())).await;
+    let served = http::server::run(&settings, http::service(state.clone())).await;
     // Plugin processes end with the host, whether or not serving failed.
     state.plugins().shutdown().await;
     served
