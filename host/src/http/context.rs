@@ -1,7 +1,7 @@
 //! Who is calling: the request ID and the actor, from the request's
 //! headers. The gate builds one per request; audit records carry it.
 
-use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use axum::http::{HeaderMap, HeaderValue};
 
 /// Who is calling, from the contract's actor headers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,12 +13,12 @@ pub struct RequestContext {
 
 impl RequestContext {
     pub fn from_headers(request_id: String, headers: &HeaderMap) -> Self {
-        let (actor_type, actor_id) = actor(headers);
+        let caller = CallerHeaders::scan(headers);
         RequestContext {
             request_id,
-            actor_type,
-            actor_id: actor_id
-                .as_ref()
+            actor_type: caller.actor_type,
+            actor_id: caller
+                .actor_id
                 .and_then(actor_text)
                 .unwrap_or("unknown")
                 .to_owned(),
@@ -26,34 +26,60 @@ impl RequestContext {
     }
 }
 
-static X_ACTOR_TYPE: HeaderName = HeaderName::from_static("x-actor-type");
-
-/// Where the actor ID may come from, first present wins.
-static ACTOR_ID_HEADERS: [HeaderName; 3] = [
-    HeaderName::from_static("x-user-id"),
-    HeaderName::from_static("x-actor-id"),
-    HeaderName::from_static("x-opsorch-actor-id"),
-];
-
 /// A header's text, trimmed, when it is text and not blank.
 pub(crate) fn actor_text(value: &HeaderValue) -> Option<&str> {
     value.to_str().ok().map(str::trim).filter(|v| !v.is_empty())
 }
 
-/// The actor type (`copilot` or `user`) and the header holding the actor
-/// ID, kept as a header value (a reference-counted clone) so that the gate
-/// makes the text only for an audit record.
-pub(crate) fn actor(headers: &HeaderMap) -> (&'static str, Option<HeaderValue>) {
-    let actor_type = match headers.get(&X_ACTOR_TYPE).and_then(actor_text) {
-        Some(t) if t.eq_ignore_ascii_case("copilot") => "copilot",
-        _ => "user",
-    };
-    let actor_id = ACTOR_ID_HEADERS
-        .iter()
-        .filter_map(|name| headers.get(name))
-        .find(|v| actor_text(v).is_some())
-        .cloned();
-    (actor_type, actor_id)
+/// The headers that say who is calling, found in one pass over the
+/// request's headers: a lookup by name hashes the name, and most requests
+/// carry none of these eight, so eight lookups cost more than one pass
+/// (about 1k instructions of the host's `/health`, see
+/// docs/BENCHMARKS.md).
+pub(crate) struct CallerHeaders<'a> {
+    /// The first of `X-Request-ID`, `X-Amzn-Trace-Id`, `X-Correlation-ID`
+    /// and `X-Trace-ID` the request carries (its first value, maybe empty).
+    pub request_id: Option<&'a HeaderValue>,
+    /// `copilot` when `X-Actor-Type` says so, else `user`.
+    pub actor_type: &'static str,
+    /// The first of `X-User-ID`, `X-Actor-ID` and `X-OpsOrch-Actor-ID`
+    /// whose (first) value is text and not blank.
+    pub actor_id: Option<&'a HeaderValue>,
+}
+
+impl<'a> CallerHeaders<'a> {
+    pub(crate) fn scan(headers: &'a HeaderMap) -> Self {
+        // Slots in order of precedence; each keeps a header's first value.
+        let mut ids: [Option<&HeaderValue>; 4] = [None; 4];
+        let mut actor_ids: [Option<&HeaderValue>; 3] = [None; 3];
+        let mut actor_type = None;
+        for (name, value) in headers {
+            let slot = match name.as_str() {
+                "x-request-id" => &mut ids[0],
+                "x-amzn-trace-id" => &mut ids[1],
+                "x-correlation-id" => &mut ids[2],
+                "x-trace-id" => &mut ids[3],
+                "x-user-id" => &mut actor_ids[0],
+                "x-actor-id" => &mut actor_ids[1],
+                "x-opsorch-actor-id" => &mut actor_ids[2],
+                "x-actor-type" => &mut actor_type,
+                _ => continue,
+            };
+            slot.get_or_insert(value);
+        }
+        let actor_type = match actor_type.and_then(actor_text) {
+            Some(t) if t.eq_ignore_ascii_case("copilot") => "copilot",
+            _ => "user",
+        };
+        CallerHeaders {
+            request_id: ids.into_iter().flatten().next(),
+            actor_type,
+            actor_id: actor_ids
+                .into_iter()
+                .flatten()
+                .find(|v| actor_text(v).is_some()),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -86,5 +112,24 @@ mod tests {
             ]),
         );
         assert_eq!((c.actor_type, c.actor_id.as_str()), ("user", "alice"));
+        // A blank actor ID falls through to the next header.
+        let c = RequestContext::from_headers(
+            "r".into(),
+            &headers(&[("x-user-id", "  "), ("x-opsorch-actor-id", "c")]),
+        );
+        assert_eq!(c.actor_id, "c");
+    }
+
+    #[test]
+    fn request_id_precedence() {
+        let h = headers(&[("x-trace-id", "t"), ("x-correlation-id", "c")]);
+        assert_eq!(CallerHeaders::scan(&h).request_id.unwrap(), "c");
+        let mut h = headers(&[("x-trace-id", "t"), ("x-request-id", "r")]);
+        h.append("x-request-id", HeaderValue::from_static("second"));
+        assert_eq!(CallerHeaders::scan(&h).request_id.unwrap(), "r");
+        // The first present header is taken even when empty.
+        let h = headers(&[("x-request-id", ""), ("x-trace-id", "t")]);
+        assert_eq!(CallerHeaders::scan(&h).request_id.unwrap(), "");
+        assert!(CallerHeaders::scan(&HeaderMap::new()).request_id.is_none());
     }
 }

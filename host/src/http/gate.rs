@@ -30,21 +30,13 @@ use tower_service::Service;
 
 use crate::http::audit::{self, AuditAction};
 use crate::http::browser_guard::{self, BrowserRefusal};
-use crate::http::context::{actor, actor_text, RequestContext};
+use crate::http::context::{actor_text, CallerHeaders, RequestContext};
 use crate::http::error::{ApiError, LoggedError};
 use crate::providers::seam::{CallInfo, CALL_INFO};
 use crate::providers::state::AppState;
 
 /// The header carrying the request ID, in both directions.
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-
-/// Where a client's request ID may come from, first present wins.
-static REQUEST_ID_HEADERS: [HeaderName; 4] = [
-    HeaderName::from_static("x-request-id"),
-    HeaderName::from_static("x-amzn-trace-id"),
-    HeaderName::from_static("x-correlation-id"),
-    HeaderName::from_static("x-trace-id"),
-];
 
 /// The gate around the router: a tower service that [`crate::http::service`]
 /// builds and the server serves (and [`crate::app`] wraps in a `Router`).
@@ -109,14 +101,14 @@ where
         let started = Instant::now();
         let inner = &*self.0;
         let http = inner.state.http();
-        let headers = req.headers();
-        let request_id = REQUEST_ID_HEADERS
-            .iter()
-            .find_map(|name| headers.get(name))
+        let caller = CallerHeaders::scan(req.headers());
+        let request_id = caller
+            .request_id
             .filter(|v| is_safe_request_id(v.as_bytes()))
             .cloned()
             .unwrap_or_else(generate_request_id);
-        let (actor_type, actor_id) = actor(headers);
+        let actor_type = caller.actor_type;
+        let actor_id = caller.actor_id.cloned();
         trim_trailing_slash(&mut req);
         let admitted = Admitted {
             gate: self.clone(),

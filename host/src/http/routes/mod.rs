@@ -30,12 +30,15 @@ pub fn router(state: AppState) -> Router {
     for route in ROUTES {
         router = router.route(route.path, method_router(route));
     }
+    // The body limit wraps the routes that read a body; the meta routes
+    // (`/health` among them) read none and skip the layer's per-request
+    // extension.
     router
-        .merge(meta::router())
         .merge(providers::router())
+        .layer(DefaultBodyLimit::max(max_body))
+        .merge(meta::router())
         .fallback(not_found)
         .method_not_allowed_fallback(not_found)
-        .layer(DefaultBodyLimit::max(max_body))
         .with_state(state)
 }
 
