@@ -42,11 +42,14 @@ pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// builds and the server serves (and [`crate::app`] wraps in a `Router`).
 ///
 /// Hand-written rather than `axum::middleware::from_fn`, which boxes the
-/// whole middleware future and the inner service for every request: with
-/// the cheaper request ID and the lazily armed request timeout below it
-/// took the host's `/health` from ~31k to ~?k instructions per request
-/// (callgrind; the minimal axum server of `tools/minimal-axum` needs ~13k),
-/// see docs/BENCHMARKS.md.
+/// whole middleware future and a clone of the inner service for every
+/// request, and needed an outer `Router` (a second routing pass) to see
+/// requests before routing: with the request timeout armed only when a
+/// route waits, this took the host's `/health` from ~31k to ~20k
+/// instructions per request (callgrind; the minimal axum server of
+/// `tools/minimal-axum` needs ~13k), see docs/BENCHMARKS.md. Per-request
+/// work that needs the response (metrics, logs, audit) belongs in its
+/// `finish`.
 #[derive(Clone)]
 pub struct Gate(Arc<GateInner>);
 
