@@ -236,6 +236,24 @@ mod tests {
             Some("t0k"),
             &headers(&[("authorization", "Bearer t0kk")])
         ));
+        // The scheme is case-insensitive, the token is not.
+        for wrong_case in ["T0K", "t0K", "T0k"] {
+            assert!(
+                !authorized(
+                    Some("t0k"),
+                    &headers(&[("authorization", &format!("Bearer {wrong_case}"))])
+                ),
+                "{wrong_case}"
+            );
+        }
+        assert!(!authorized(
+            Some("Secret-Token"),
+            &headers(&[("authorization", "Bearer secret-token")])
+        ));
+        assert!(authorized(
+            Some("Secret-Token"),
+            &headers(&[("authorization", "BEARER Secret-Token")])
+        ));
         assert!(!authorized(
             Some("t0k"),
             &headers(&[("authorization", "Basic t0k")])
