@@ -305,9 +305,17 @@ async fn a_plugin_path_wins_over_a_provider_name() {
         plugin: Some("/nonexistent/plugin".into()),
         config: Default::default(),
     };
-    // Whatever the stdio transport makes of the path, the named provider is not built.
+    // The path is used (and refused: it does not exist); the named provider
+    // is not built.
     let transport = Transport::new(TransportSettings::default());
-    let _ = choice.build(&registry, transport.as_ref(), Capability::Incident, true);
+    let err = choice
+        .build(&registry, transport.as_ref(), Capability::Incident, true)
+        .err()
+        .expect("the plugin path is used, and it cannot run");
+    assert!(
+        matches!(&err, opsorch::providers::selection::ChoiceError::Failed(m) if m.contains("/nonexistent/plugin")),
+        "{err}"
+    );
     assert!(factory.created(Capability::Incident).is_none());
 
     // The same from the environment, for a capability and for the secret store.
@@ -321,7 +329,11 @@ async fn a_plugin_path_wins_over_a_provider_name() {
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
     let settings = Settings::from_env(&env).unwrap();
-    let _ = build_state(&settings, registry, plugins(&settings)).await;
+    let err = build_state(&settings, registry, plugins(&settings))
+        .await
+        .err()
+        .expect("start-up refuses the plugin that does not exist");
+    assert!(err.to_string().contains("/nonexistent/"), "{err}");
     assert!(factory.created(Capability::Secret).is_none());
     assert!(factory.created(Capability::Log).is_none());
 }
