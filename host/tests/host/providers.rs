@@ -313,7 +313,8 @@ async fn a_plugin_path_wins_over_a_provider_name() {
         .err()
         .expect("the plugin path is used, and it cannot run");
     assert!(
-        matches!(&err, opsorch::providers::selection::ChoiceError::Failed(m) if m.contains("/nonexistent/plugin")),
+        matches!(&err, opsorch::providers::selection::ChoiceError::Plugin(_))
+            && err.to_string().contains("/nonexistent/plugin"),
         "{err}"
     );
     assert!(factory.created(Capability::Incident).is_none());
