@@ -362,25 +362,3 @@ async fn lockstep_mode_writes_no_request_before_the_last_was_answered() {
         "{answers:?}"
     );
 }
-
-#[tokio::test]
-async fn shutdown_gives_plugins_time_to_finish_after_stdin_closes() {
-    // On end of input it takes 500 ms to finish its work, then leaves a
-    // marker: well inside the grace period, so shutdown must wait for it.
-    let p = plugin(
-        r#"while IFS= read -r line; do printf '{"result":%s}\n' "$line"; done
-sleep 0.5
-echo eof > "$(dirname "$0")/marker""#,
-    );
-    let marker = p.path.with_file_name("marker");
-    let pool = p.pool(json!({"pluginInfo": false}));
-    get(&pool, "a").await.unwrap();
-    let pid = pool.pids()[0];
-    p.transport.shutdown().await;
-    assert!(!alive(pid), "plugin survived shutdown");
-    assert_eq!(
-        std::fs::read_to_string(&marker).ok().as_deref(),
-        Some("eof\n"),
-        "the plugin was killed before it finished"
-    );
-}
