@@ -59,7 +59,7 @@ wire! {
     /// Every field is an `Option` because "leave unchanged" (absent) must differ
     /// from "set to empty" (`""`).
     request UpdateIncidentInput {
-        pub title: Option<NonBlank>,
+        pub title: Option<String>,
         pub description: Option<String>,
         pub status: Option<String>,
         pub severity: Option<String>,

@@ -57,7 +57,7 @@ wire! {
     /// Every field is an `Option` because "leave unchanged" (absent) must differ
     /// from "clear" (`""` or `[]`).
     request UpdateTicketInput {
-        pub title: Option<NonBlank>,
+        pub title: Option<String>,
         pub description: Option<String>,
         pub status: Option<String>,
         pub assignees: Option<Vec<String>>,

@@ -9,8 +9,8 @@
 //! | `Vec<_>`, `JsonMap`, `StringMap`, `QueryScope` | left out when empty (Go's `omitempty`) | `null` read as empty (Go writes nil slices and maps as `null`), so published as nullable |
 //! | `String` in a `query` | left out when empty | as serde does |
 //! | `Option<_>` | left out when `None` | as serde does |
-//! | `u32` (every `limit`) | left out when 0 | published as int32: 0 ..= 2147483647 |
-//! | `u64` (`step`) | always written | published as int64: 0 ..= 9223372036854775807 |
+//! | `u32` (every `limit`) | left out when 0 | any whole JSON number (`25.0` too); published as int32: 0 ..= 2147483647 |
+//! | `u64` (`step`) | always written | any whole JSON number; published as int64: 0 ..= 9223372036854775807 |
 //! | [`NonBlank`] | always written | published as required and not blank |
 //!
 //! Outside queries, strings are the one type whose rule is per field, as in
@@ -23,6 +23,7 @@
 //! which checks each request body against the document it publishes; this
 //! crate decodes leniently so that adapters see what the host let through.
 
+use serde::de::Unexpected;
 use serde::{Deserialize, Deserializer};
 
 /// A request string that must not be blank (empty or only white space).
@@ -55,6 +56,44 @@ where
     T: Default + Deserialize<'de>,
 {
     Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+/// Decodes an integer field (`limit`, `step`) from any JSON number that is
+/// a whole number in the type's range, `25.0` and `1e2` included: JSON
+/// Schema's `integer`, which the document publishes, counts them as
+/// integers, so a client generated from it may send them.
+pub(crate) fn whole_number<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: TryFrom<u64>,
+{
+    struct Whole<T>(std::marker::PhantomData<T>);
+    impl<T: TryFrom<u64>> serde::de::Visitor<'_> for Whole<T> {
+        type Value = T;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            write!(
+                f,
+                "a non-negative integer of {} bits",
+                std::mem::size_of::<T>() * 8
+            )
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<T, E> {
+            T::try_from(v).map_err(|_| E::invalid_value(Unexpected::Unsigned(v), &self))
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<T, E> {
+            let n = u64::try_from(v).map_err(|_| E::invalid_value(Unexpected::Signed(v), &self))?;
+            self.visit_u64(n)
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<T, E> {
+            // 2^64 is the first f64 beyond u64; `as` would saturate.
+            if v.fract() == 0.0 && (0.0..18_446_744_073_709_551_616.0).contains(&v) {
+                self.visit_u64(v as u64)
+            } else {
+                Err(E::invalid_value(Unexpected::Float(v), &self))
+            }
+        }
+    }
+    deserializer.deserialize_any(Whole(std::marker::PhantomData))
 }
 
 /// Declares a schema struct: serde and (with the `openapi` feature) utoipa
@@ -114,19 +153,18 @@ macro_rules! wire {
             )] #[cfg_attr(feature = "openapi", schema(nullable))],
             Option => #[serde(skip_serializing_if = "Option::is_none")],
             Option<JsonMap> => #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))],
-            u32 => #[serde(skip_serializing_if = "crate::wire::is_zero")]
+            u32 => #[serde(
+                skip_serializing_if = "crate::wire::is_zero",
+                deserialize_with = "crate::wire::whole_number"
+            )]
                 #[cfg_attr(feature = "openapi", schema(maximum = 2147483647))],
-            u64 => #[cfg_attr(feature = "openapi", schema(maximum = 9_223_372_036_854_775_807_i64))],
+            u64 => #[serde(deserialize_with = "crate::wire::whole_number")]
+                #[cfg_attr(feature = "openapi", schema(maximum = 9_223_372_036_854_775_807_i64))],
             // The pattern is NOT_BLANK_PATTERN (an attribute needs a literal;
             // schema/tests/wire/openapi.rs checks they agree).
             NonBlank => #[cfg_attr(feature = "openapi", schema(
                 value_type = String,
                 required = true,
-                min_length = 1,
-                pattern = r"[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
-            ))],
-            Option<NonBlank> => #[cfg_attr(feature = "openapi", schema(
-                value_type = Option<String>,
                 min_length = 1,
                 pattern = r"[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
             ))],

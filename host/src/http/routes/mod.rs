@@ -2,6 +2,7 @@
 //! provider-configuration API and the meta routes (`/`, `/health`,
 //! `/openapi.json`) have their own small modules.
 
+mod body_rules;
 mod meta;
 pub(crate) mod providers;
 mod reply;
@@ -14,11 +15,13 @@ use axum::response::Response;
 use axum::routing::{get, patch, post, MethodRouter};
 use axum::Router;
 use bytes::Bytes;
+use std::sync::Arc;
 
 use crate::http::error::ApiError;
 use crate::http::extract::read_body;
 use crate::providers::seam::call_normalised;
 use crate::providers::state::AppState;
+use body_rules::BodyRules;
 use reply::{json_response, STATUS_OK};
 use table::{Http, Reply, Route, RouteInput, ROUTES};
 
@@ -40,7 +43,10 @@ pub fn router(state: AppState) -> Router {
 }
 
 fn method_router(route: &'static Route) -> MethodRouter<AppState> {
-    let handler = move |State(state): State<AppState>, req: Request| dispatch(route, state, req);
+    let rules = route.body.map(|schema| Arc::new(BodyRules::new(schema)));
+    let handler = move |State(state): State<AppState>, req: Request| {
+        dispatch(route, rules.clone(), state, req)
+    };
     match route.http {
         Http::Get => get(handler),
         Http::Post => post(handler),
@@ -56,6 +62,7 @@ async fn not_found() -> ApiError {
 /// payload, call, shape the reply.
 async fn dispatch(
     route: &'static Route,
+    rules: Option<Arc<BodyRules>>,
     state: AppState,
     req: Request,
 ) -> Result<Response, ApiError> {
@@ -73,6 +80,10 @@ async fn dispatch(
         body,
     };
     let payload = (route.payload)(&input)?;
+    // What the document publishes beyond types: required, not blank, ranges.
+    if let Some(rules) = rules {
+        rules.check(&input.body)?;
+    }
     let result = call_normalised(provider.as_ref(), route.method, payload).await?;
     let body = match route.reply {
         Reply::Raw(_) => result.into_bytes(),
