@@ -20,25 +20,32 @@
 //!
 //! # What `duplicates --repo schema` still lists
 //!
-//! No wire rule is repeated any more (47 pairs before `wire!`, mostly the
-//! same multi-line serde attributes). What remains are field lists that
-//! the contract gives several types, one line per pair:
+//! No wire rule is repeated any more (47 pairs before `wire!`, most of them
+//! the same multi-line serde attributes on field after field). The 17 pairs
+//! left are field lists the contract gives several types, one line each:
 //!
-//! - `Alert` ~ `Incident`, `AlertQuery` ~ `IncidentQuery`: the contract
-//!   defines them with the same fields ("Incident / Alert"); separate types
-//!   keep separate component schemas and provider signatures.
-//! - `Incident` ~ `Ticket`, `UpdateIncidentInput` ~ `UpdateTicketInput`,
-//!   `Incident` ~ `CreateIncidentInput`: the resource fields every tracker
-//!   shares (`title`, `description`, `status`, `createdAt`, `fields`,
-//!   `metadata`) and the inputs that carry the same fields.
-//! - `AlertQuery`/`IncidentQuery`/`DeploymentQuery`/`TicketQuery`/
-//!   `OrchestrationRunQuery`/`LogQuery`/`MetricQuery`/`OrchestrationPlanQuery`
-//!   (by shape): every query ends with the contract's `scope`, `limit`,
-//!   `metadata`.
-//! - `LogExpression` ~ `MetricExpression`, `LogFilter` ~ `MetricFilter` (by
-//!   shape): two query languages with the same structure, different fields.
-//! - `tests/wire/round_trip.rs` (by shape): two round-trip cases built the
-//!   same way with different data.
+//! - `Alert` ~ `Incident` (and `AlertQuery` ~ `IncidentQuery`): the contract
+//!   defines them with the same fields ("Incident / Alert").
+//! - `CreateIncidentInput` ~ `CreateTicketInput` and `UpdateIncidentInput` ~
+//!   `UpdateTicketInput`: the create/update inputs of two trackers.
+//! - round-trip test: two cases built the same way with different data.
+//! - `AlertQuery` ~ `TicketQuery`: the contract's query fields.
+//! - `LogExpression` ~ `MetricExpression` (shape): two query languages, same
+//!   structure, different fields.
+//! - `Incident` ~ `CreateIncidentInput`: the input carries the resource's
+//!   writable fields.
+//! - `LogExpression`/`LogFilter` ~ `OrchestrationRunQuery` (shape): a list of
+//!   strings next to a list of structs.
+//! - `AlertQuery` ~ `DeploymentQuery`, `AlertQuery` ~ `OrchestrationRunQuery`,
+//!   `DeploymentQuery` ~ `IncidentQuery`, `DeploymentQuery` ~
+//!   `OrchestrationRunQuery`, `IncidentQuery` ~ `OrchestrationRunQuery`,
+//!   `DeploymentQuery` ~ `TicketQuery`, `OrchestrationRunQuery` ~
+//!   `TicketQuery` (7 pairs, shape, boilerplate): every query is `query`, two
+//!   filter lists, then the contract's `scope`, `limit`, `metadata`.
+//! - `UpdateIncidentInput` ~ `LogExpression`, `UpdateIncidentInput` ~
+//!   `MetricExpression` (2 pairs, shape, boilerplate): runs of plain fields.
+//! - `tests/wire/openapi.rs` (shape, boilerplate): two assertions on a
+//!   published type.
 
 #[macro_use]
 mod wire;
