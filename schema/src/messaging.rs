@@ -9,7 +9,7 @@ use crate::wire::NonBlank;
 wire! {
     /// Body of `POST /messages/send`.
     request Message {
-        pub channel: NonBlank,
+        pub channel: String,
         /// Plain-text fallback, shown where blocks are not rendered.
         pub body: NonBlank,
         pub metadata: JsonMap,

@@ -7,8 +7,6 @@ use crate::wire::NonBlank;
 wire! {
     /// Body of `metric.query`.
     query MetricQuery {
-        /// Required: the host refuses a query without a metric.
-        #[cfg_attr(feature = "openapi", schema(value_type = MetricExpression, required = true))]
         pub expression: Option<MetricExpression>,
         pub start: Timestamp,
         pub end: Timestamp,
