@@ -471,13 +471,17 @@ pub const ADAPTER_UNAVAILABLE: &str = "adapter_unavailable";
 /// Adapter log lines, tagged with the adapter's name.
 extern "C" fn host_log(level: LogLevel, adapter: RStr<'_>, message: RStr<'_>) {
     let adapter = adapter.as_str();
-    let message = message.as_str();
+    // Lines logged during an asynchronous call start with its request id.
+    let (request_id, message) = match message.as_str().strip_prefix("request_id=") {
+        Some(rest) => rest.split_once(' ').unwrap_or((rest, "")),
+        None => ("", message.as_str()),
+    };
     match level {
-        LogLevel::Error => tracing::error!(target: "adapter", adapter, "{message}"),
-        LogLevel::Warn => tracing::warn!(target: "adapter", adapter, "{message}"),
-        LogLevel::Info => tracing::info!(target: "adapter", adapter, "{message}"),
-        LogLevel::Debug => tracing::debug!(target: "adapter", adapter, "{message}"),
-        LogLevel::Trace => tracing::trace!(target: "adapter", adapter, "{message}"),
+        LogLevel::Error => tracing::error!(target: "adapter", adapter, request_id, "{message}"),
+        LogLevel::Warn => tracing::warn!(target: "adapter", adapter, request_id, "{message}"),
+        LogLevel::Info => tracing::info!(target: "adapter", adapter, request_id, "{message}"),
+        LogLevel::Debug => tracing::debug!(target: "adapter", adapter, request_id, "{message}"),
+        LogLevel::Trace => tracing::trace!(target: "adapter", adapter, request_id, "{message}"),
     }
 }
 
