@@ -30,9 +30,9 @@
 //! or with the wrong one, refuses start-up naming the key variable. The key
 //! is never logged or shown (its `Debug` is redacted).
 
-use std::fs::{self, File};
+use std::fs::{self, File, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -327,7 +327,23 @@ impl JsonSecretStore {
             ProviderError::new("bad_request", "secret.put needs {\"key\",\"value\"}")
         })?;
         let _writing = inner.writer.lock().unwrap_or_else(|p| p.into_inner());
-        let mut next = read(&inner.entries).clone();
+        // Another host may write the same file (two copies overlap during a
+        // hot swap): hold the file's lock across read, change and write, and
+        // start from what is on disk, so that neither write is lost.
+        let _file_lock = lock_file(&inner.path)
+            .map_err(|e| ProviderError::new("", format!("cannot lock the secret file: {e}")))?;
+        let mut next = match fs::read(&inner.path) {
+            Ok(bytes) => decode_file(&bytes, inner.key.as_ref()).map_err(|e| {
+                ProviderError::new("", format!("cannot re-read the secret file: {e}"))
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Map::new(),
+            Err(e) => {
+                return Err(ProviderError::new(
+                    "",
+                    format!("cannot re-read the secret file: {e}"),
+                ))
+            }
+        };
         next.insert(req.key, Value::String(req.value));
         let mut bytes = serde_json::to_vec_pretty(&next)
             .map_err(|e| ProviderError::new("", format!("cannot encode secrets: {e}")))?;
@@ -448,6 +464,26 @@ fn temp_prefix(path: &Path) -> String {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "secrets".into());
     format!(".{file_name}.")
+}
+
+/// Takes the exclusive lock (`flock`) of the secret file's lock file,
+/// `.<name>.lock` beside it (mode 0600): the data file itself is replaced
+/// by each write, so it cannot carry the lock. Released when the returned
+/// file is dropped.
+fn lock_file(path: &Path) -> std::io::Result<File> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let lock = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(parent_dir(path).join(format!(".{name}.lock")))?;
+    rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive)?;
+    Ok(lock)
 }
 
 fn parent_dir(path: &Path) -> PathBuf {
@@ -749,11 +785,13 @@ mod tests {
         assert_eq!(on_disk, serde_json::json!({"k": "v"}));
         let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
-        let names: Vec<_> = fs::read_dir(dir.path())
+        let mut names: Vec<_> = fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name())
             .collect();
-        assert_eq!(names, ["secrets.json"]);
+        names.sort();
+        // The lock file stays (removing it could split two writers' locks).
+        assert_eq!(names, [".secrets.json.lock", "secrets.json"]);
         // A new store over the same file sees the value.
         let (_, again) = {
             let mut config = Map::new();
@@ -969,6 +1007,28 @@ mod tests {
         fs::write(&path, r#"{"opsorch-encrypted":1,"nonce":"AAAA"}"#).unwrap();
         let err = open(&path, Some(key(HEX_KEY))).err().unwrap();
         assert!(err.starts_with(WRONG_KEY), "{err}");
+    }
+
+    /// Two stores on one file, as two hosts during a hot swap: each write
+    /// starts from the file, under its lock, so neither loses the other's.
+    #[tokio::test]
+    async fn two_stores_on_one_file_lose_no_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secrets.json");
+        fs::write(&path, "{}").unwrap();
+        let k = key("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff");
+        let old = open(&path, Some(k.clone())).unwrap();
+        let new = open(&path, Some(k.clone())).unwrap();
+        for i in 0..5 {
+            put(&old, &format!("old-{i}"), "a").await;
+            put(&new, &format!("new-{i}"), "b").await;
+        }
+        let reread = open(&path, Some(k)).unwrap();
+        for i in 0..5 {
+            assert_eq!(get(&reread, &format!("old-{i}")).await, "a");
+            assert_eq!(get(&reread, &format!("new-{i}")).await, "b");
+        }
+        assert!(dir.path().join(".secrets.json.lock").exists());
     }
 
     #[test]

@@ -12,7 +12,7 @@
 
 use std::time::Instant;
 
-use axum::extract::{Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -22,6 +22,7 @@ use crate::http::audit::{self, AuditAction};
 use crate::http::browser_guard::{self, BrowserRefusal};
 use crate::http::context::RequestContext;
 use crate::http::error::{ApiError, LoggedError};
+use crate::metrics;
 use crate::providers::seam::{CallInfo, CALL_INFO};
 use crate::providers::state::AppState;
 
@@ -108,6 +109,18 @@ pub async fn gate(State(state): State<AppState>, mut req: Request, next: Next) -
     headers.insert(X_REQUEST_ID.clone(), request_id);
 
     let status = response.status();
+    if let Some(m) = metrics::recording() {
+        let route = match response.extensions().get::<MatchedPath>() {
+            Some(path) => metrics::Route::Template(path.clone()),
+            None => metrics::Route::Unmatched,
+        };
+        m.http_request(
+            route,
+            metrics::method_label(&method),
+            status.as_u16(),
+            started.elapsed(),
+        );
+    }
     let elapsed_ms = started.elapsed().as_millis() as u64;
     if let Some(err) = response.extensions().get::<LoggedError>() {
         // A 501 is a configuration state, not a failure of this request.

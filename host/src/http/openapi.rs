@@ -192,6 +192,22 @@ pub fn document() -> OpenApi {
             PathItem::new(HttpMethod::Post, configure),
         );
 
+    let reply = schema::<crate::http::routes::capabilities::CapabilitiesReply>(&mut schemas);
+    let capabilities = operation(
+        &mut schemas,
+        "The provider in effect for each capability: name, transport, source, library or \
+         plugin (pids), restarts, last error, calls in flight (never config values)",
+        "meta",
+        std::iter::empty(),
+        None,
+        "200",
+        reply,
+    );
+    paths = paths.path(
+        "/capabilities",
+        PathItem::new(HttpMethod::Get, capabilities),
+    );
+
     for (_, schema) in &mut schemas {
         if let RefOr::T(Schema::Object(object)) = schema {
             drop_defaults_of_required(object);
@@ -235,6 +251,8 @@ mod tests {
             assert!(op["responses"][route.status.as_str()].is_object());
         }
         assert!(doc["paths"]["/providers/{cap}"]["post"].is_object());
+        assert!(doc["paths"]["/capabilities"]["get"].is_object());
+        assert!(doc["components"]["schemas"]["CapabilityStatus"].is_object());
         // Every $ref points at a component.
         let text = doc.to_string();
         for piece in text.split("\"$ref\":\"#/components/schemas/").skip(1) {

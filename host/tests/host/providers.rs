@@ -117,11 +117,12 @@ async fn configures_applies_and_persists_every_capability() {
         assert_eq!(reply.json(), json!({"status": "ok"}));
         let created = factory.created(cap).expect("provider built");
         assert_eq!(created.config["token"], format!("tok-{cap}"));
-        // It is in effect at once.
-        assert!(Arc::ptr_eq(
-            &(state.provider(cap).unwrap()),
-            &(created.clone() as Arc<dyn Provider>)
-        ));
+        // It is in effect at once (inside the host's bookkeeping wrapper).
+        let in_effect = state.provider(cap).unwrap();
+        let inner = in_effect
+            .wrapped()
+            .expect("providers in effect are tracked");
+        assert!(Arc::ptr_eq(inner, &(created.clone() as Arc<dyn Provider>)));
     }
 
     // Persisted: one JSON string per capability, in the Go format.

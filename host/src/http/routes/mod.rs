@@ -3,6 +3,7 @@
 //! `/openapi.json`) have their own small modules.
 
 mod body_rules;
+pub mod capabilities;
 mod meta;
 pub(crate) mod providers;
 mod reply;
@@ -10,7 +11,7 @@ pub mod table;
 
 pub use providers::ProviderConfigInput;
 
-use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, MatchedPath, Path, Request, State};
 use axum::response::Response;
 use axum::routing::{get, patch, post, MethodRouter};
 use axum::Router;
@@ -36,6 +37,9 @@ pub fn router(state: AppState) -> Router {
     router
         .merge(meta::router())
         .merge(providers::router())
+        .merge(capabilities::router())
+        // Only matched routes: their template reaches the gate's metrics.
+        .route_layer(axum::middleware::from_fn(mark_route))
         .fallback(not_found)
         .method_not_allowed_fallback(not_found)
         .layer(DefaultBodyLimit::max(max_body))
@@ -52,6 +56,16 @@ fn method_router(route: &'static Route) -> MethodRouter<AppState> {
         Http::Post => post(handler),
         Http::Patch => patch(handler),
     }
+}
+
+/// Puts the matched route's template on the response, for the request
+/// gate's metrics (which sees the response, not the routing).
+async fn mark_route(path: MatchedPath, req: Request, next: axum::middleware::Next) -> Response {
+    let mut response = next.run(req).await;
+    if crate::metrics::recording().is_some() {
+        response.extensions_mut().insert(path);
+    }
+    response
 }
 
 async fn not_found() -> ApiError {
