@@ -7,7 +7,8 @@
 # Debian runtime (glibc, needed to load adapter libraries) that runs them as
 # an unprivileged user. See docs/DEPLOY.md.
 
-FROM rust:1.85-bookworm AS build
+# The toolchain the project is built and tested with.
+FROM rust:1.95-bookworm AS build
 WORKDIR /src
 COPY . .
 RUN cargo build --release --locked -p opsorch -p opsorch-mock \

@@ -16,6 +16,7 @@
 
 pub mod builtins;
 pub mod http;
+pub mod metrics;
 pub mod providers;
 pub mod safe_text;
 pub mod settings;

@@ -202,6 +202,17 @@ pub struct Settings {
     pub library_dirs: Vec<PathBuf>,
     /// One entry per capability, the secret store included.
     pub selections: BTreeMap<Capability, Selection>,
+    /// `OPSORCH_ADMIN_ADDR`: the admin listener (`/metrics`, `/live`,
+    /// `/ready`); `None` when set empty (off).
+    pub admin_addr: Option<String>,
+    /// `OPSORCH_SWAP_TIMEOUT_MS`: how long a successor started by SIGHUP
+    /// may take to report ready before it is killed.
+    pub swap_timeout: Duration,
+    /// `OPSORCH_PID_FILE`: where the host writes its pid once it serves.
+    pub pid_file: Option<PathBuf>,
+    /// `OPSORCH_LOG_FORMAT=json`: log lines are JSON objects (the binary
+    /// reads it before anything else, to set logging up; checked here too).
+    pub log_json: bool,
 }
 
 impl fmt::Debug for Settings {
@@ -219,6 +230,10 @@ impl fmt::Debug for Settings {
             .field("secret_key", &self.secret_key)
             .field("library_dirs", &self.library_dirs)
             .field("selections", &self.selections)
+            .field("admin_addr", &self.admin_addr)
+            .field("swap_timeout", &self.swap_timeout)
+            .field("pid_file", &self.pid_file)
+            .field("log_json", &self.log_json)
             .finish()
     }
 }
@@ -238,6 +253,10 @@ impl Default for Settings {
             secret_key: None,
             library_dirs: Vec::new(),
             selections: BTreeMap::new(),
+            admin_addr: Some(DEFAULT_ADMIN_ADDR.into()),
+            swap_timeout: DEFAULT_SWAP_TIMEOUT,
+            pid_file: None,
+            log_json: false,
         }
     }
 }
@@ -340,6 +359,10 @@ impl Settings {
             secret_key,
             library_dirs,
             selections,
+            admin_addr: admin_addr(env)?,
+            swap_timeout: millis("OPSORCH_SWAP_TIMEOUT_MS", DEFAULT_SWAP_TIMEOUT)?,
+            pid_file: env.var("OPSORCH_PID_FILE").map(PathBuf::from),
+            log_json: log_json(env)?,
         })
     }
 
@@ -521,6 +544,46 @@ fn open_to_others(path: &std::path::Path) -> Option<u32> {
         let _ = path;
         None
     }
+}
+
+/// The admin listener's address when `OPSORCH_ADMIN_ADDR` is not set.
+pub const DEFAULT_ADMIN_ADDR: &str = "127.0.0.1:9464";
+
+/// How long a successor may take to report ready, by default: 60 s.
+pub const DEFAULT_SWAP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// `OPSORCH_LOG_FORMAT`: `text` (or unset) or `json`.
+fn log_json(env: &dyn Env) -> Result<bool, ConfigError> {
+    match env.var("OPSORCH_LOG_FORMAT").as_deref().map(str::trim) {
+        None => Ok(false),
+        Some(v) if v.eq_ignore_ascii_case("text") => Ok(false),
+        Some(v) if v.eq_ignore_ascii_case("json") => Ok(true),
+        Some(_) => Err(ConfigError::new(
+            "OPSORCH_LOG_FORMAT",
+            "must be text or json",
+        )),
+    }
+}
+
+/// `OPSORCH_ADMIN_ADDR`: unset means the default, empty means off;
+/// otherwise `host:port` or `:port` (every interface).
+fn admin_addr(env: &dyn Env) -> Result<Option<String>, ConfigError> {
+    let raw = match env.raw("OPSORCH_ADMIN_ADDR") {
+        None => return Ok(Some(DEFAULT_ADMIN_ADDR.into())),
+        Some(raw) if raw.trim().is_empty() => return Ok(None),
+        Some(raw) => raw.trim().to_owned(),
+    };
+    let valid = match raw.strip_prefix(':') {
+        Some(port) => port.parse::<u16>().is_ok(),
+        None => raw.parse::<std::net::SocketAddr>().is_ok(),
+    };
+    if !valid {
+        return Err(ConfigError::new(
+            "OPSORCH_ADMIN_ADDR",
+            "must be host:port (an IP address), :port, or empty to turn the admin listener off",
+        ));
+    }
+    Ok(Some(raw))
 }
 
 /// A whole number variable of at least `min`; `None` when unset.

@@ -193,7 +193,7 @@ static ADAPTER: OnceLock<Adapter> = OnceLock::new();
 pub fn __root_module(build: fn() -> Adapter) -> AdapterModule_Ref {
     crate::panic::install_panic_hook();
     let adapter = ADAPTER.get_or_init(build);
-    crate::log::set_adapter_name(adapter.name());
+    crate::log::init(adapter.name());
     AdapterModule {
         manifest: ffi_manifest,
         set_logger: ffi_set_logger,

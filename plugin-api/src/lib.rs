@@ -115,3 +115,5 @@ pub use sdk::*;
 pub use stdio::{serve, serve_stdio, MAX_IN_FLIGHT};
 /// The tokio the adapter runtime runs (timers, I/O); use this one in adapters.
 pub use tokio;
+/// The `tracing` whose events reach the host's log; use this one in adapters.
+pub use tracing;

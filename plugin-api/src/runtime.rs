@@ -92,6 +92,8 @@ pub(crate) struct Guarded {
     inner: Option<BoxFuture>,
     handle: Option<Handle>,
     what: &'static str,
+    /// Tags the log lines written while the call is polled.
+    request_id: Option<Arc<str>>,
 }
 
 impl Guarded {
@@ -102,6 +104,7 @@ impl Guarded {
             inner: Some(inner),
             handle: None,
             what,
+            request_id: None,
         }
     }
 
@@ -132,6 +135,9 @@ impl Guarded {
             inner: Some(inner),
             handle: Some(handle),
             what,
+            request_id: Some(context.request_id())
+                .filter(|id| !id.is_empty())
+                .map(Arc::from),
         }
     }
 
@@ -140,6 +146,7 @@ impl Guarded {
             inner: Some(Box::pin(std::future::ready(result))),
             handle: None,
             what: "call",
+            request_id: None,
         }
     }
 }
@@ -155,8 +162,9 @@ impl Future for Guarded {
             )));
         };
         let _entered = this.handle.as_ref().map(Handle::enter);
-        let polled =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.as_mut().poll(cx)));
+        let polled = crate::log::with_request_id(this.request_id.as_ref(), || {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.as_mut().poll(cx)))
+        });
         match polled {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(result)) => {
@@ -164,7 +172,9 @@ impl Future for Guarded {
                 Poll::Ready(result)
             }
             Err(_) => {
-                let error = crate::panic::panic_error(this.what);
+                let error = crate::log::with_request_id(this.request_id.as_ref(), || {
+                    crate::panic::panic_error(this.what)
+                });
                 let broken = this.inner.take();
                 // Dropping a future that panicked may panic again.
                 let _ =

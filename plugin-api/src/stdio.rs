@@ -35,7 +35,7 @@ pub const MAX_IN_FLIGHT: usize = 256;
 /// are not printed (they may quote configuration), only their location.
 pub fn serve_stdio(adapter: Adapter) -> io::Result<()> {
     crate::panic::install_panic_hook();
-    crate::log::set_adapter_name(adapter.name());
+    crate::log::init(adapter.name());
     let served = serve(&adapter, io::stdin().lock(), io::stdout());
     crate::runtime::shutdown(Duration::from_secs(1));
     served

@@ -1,132 +1,95 @@
 //! Metric queries and discovery.
 
-use serde::{Deserialize, Serialize};
-
-use crate::common::{null_as_default, JsonMap, QueryScope};
+use crate::common::{JsonMap, QueryScope};
 use crate::time::Timestamp;
+use crate::wire::NonBlank;
 
-/// Body of `metric.query`.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(default, deny_unknown_fields)]
-pub struct MetricQuery {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub expression: Option<MetricExpression>,
-    pub start: Timestamp,
-    pub end: Timestamp,
-    /// Resolution in seconds.
-    pub step: u64,
-    #[serde(
-        skip_serializing_if = "QueryScope::is_empty",
-        deserialize_with = "null_as_default"
-    )]
-    pub scope: QueryScope,
-    #[serde(
-        skip_serializing_if = "JsonMap::is_empty",
-        deserialize_with = "null_as_default"
-    )]
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
-    pub metadata: JsonMap,
+wire! {
+    /// Body of `metric.query`.
+    query MetricQuery {
+        pub expression: Option<MetricExpression>,
+        pub start: Timestamp,
+        pub end: Timestamp,
+        /// Resolution in seconds.
+        pub step: u64,
+        pub scope: QueryScope,
+        pub metadata: JsonMap,
+    }
 }
 
-/// Structured metric selection, so adapters can validate it and translate it
-/// into PromQL, Datadog queries and the like.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
-pub struct MetricExpression {
-    pub metric_name: String,
-    /// `sum`, `avg`, … as the provider understands them.
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub aggregation: String,
-    #[serde(
-        skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "null_as_default"
-    )]
-    pub filters: Vec<MetricFilter>,
-    #[serde(
-        skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "null_as_default"
-    )]
-    pub group_by: Vec<String>,
+wire! {
+    /// Structured metric selection, so adapters can validate it and translate it
+    /// into PromQL, Datadog queries and the like.
+    request MetricExpression {
+        pub metric_name: NonBlank,
+        /// `sum`, `avg`, … as the provider understands them.
+        #[serde(skip_serializing_if = "String::is_empty")]
+        pub aggregation: String,
+        pub filters: Vec<MetricFilter>,
+        pub group_by: Vec<String>,
+    }
 }
 
-/// One `label operator value` condition of a [`MetricExpression`].
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(default, deny_unknown_fields)]
-pub struct MetricFilter {
-    pub label: String,
-    pub operator: String,
-    pub value: String,
+wire! {
+    /// One `label operator value` condition of a [`MetricExpression`].
+    request MetricFilter {
+        pub label: String,
+        pub operator: String,
+        pub value: String,
+    }
 }
 
-/// A metric the provider can query, returned by `metric.describe` so callers
-/// can build valid expressions.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(default)]
-pub struct MetricDescriptor {
-    pub name: String,
-    /// Metric kind (`counter`, `gauge`, …); `type` on the wire.
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub description: String,
-    /// Label names usable in filters and `groupBy`.
-    #[serde(deserialize_with = "null_as_default")]
-    pub labels: Vec<String>,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub unit: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub url: String,
-    #[serde(
-        skip_serializing_if = "JsonMap::is_empty",
-        deserialize_with = "null_as_default"
-    )]
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
-    pub metadata: JsonMap,
+wire! {
+    /// A metric the provider can query, returned by `metric.describe` so callers
+    /// can build valid expressions.
+    resource MetricDescriptor {
+        pub name: String,
+        /// Metric kind (`counter`, `gauge`, …); `type` on the wire.
+        #[serde(rename = "type")]
+        pub kind: String,
+        pub description: String,
+        /// Label names usable in filters and `groupBy`.
+        #[serde_with(skip_apply)]
+        #[serde(deserialize_with = "crate::wire::null_as_default")]
+        pub labels: Vec<String>,
+        #[serde(skip_serializing_if = "String::is_empty")]
+        pub unit: String,
+        #[serde(skip_serializing_if = "String::is_empty")]
+        pub url: String,
+        pub metadata: JsonMap,
+    }
 }
 
-/// Response of `GET|POST /metrics/describe`.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(default)]
-pub struct MetricDescribeResponse {
-    #[serde(deserialize_with = "null_as_default")]
-    pub metrics: Vec<MetricDescriptor>,
+wire! {
+    /// Response of `GET|POST /metrics/describe`.
+    resource MetricDescribeResponse {
+        #[serde_with(skip_apply)]
+        #[serde(deserialize_with = "crate::wire::null_as_default")]
+        pub metrics: Vec<MetricDescriptor>,
+    }
 }
 
-/// One time series of a `metric.query` result.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(default)]
-pub struct MetricSeries {
-    pub name: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub service: String,
-    #[serde(
-        skip_serializing_if = "JsonMap::is_empty",
-        deserialize_with = "null_as_default"
-    )]
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
-    pub labels: JsonMap,
-    #[serde(deserialize_with = "null_as_default")]
-    pub points: Vec<MetricPoint>,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub url: String,
-    #[serde(
-        skip_serializing_if = "JsonMap::is_empty",
-        deserialize_with = "null_as_default"
-    )]
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
-    pub metadata: JsonMap,
+wire! {
+    /// One time series of a `metric.query` result.
+    resource MetricSeries {
+        pub name: String,
+        #[serde(skip_serializing_if = "String::is_empty")]
+        pub service: String,
+        pub labels: JsonMap,
+        #[serde_with(skip_apply)]
+        #[serde(deserialize_with = "crate::wire::null_as_default")]
+        pub points: Vec<MetricPoint>,
+        #[serde(skip_serializing_if = "String::is_empty")]
+        pub url: String,
+        pub metadata: JsonMap,
+    }
 }
 
-/// One sample of a [`MetricSeries`].
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(default)]
-pub struct MetricPoint {
-    pub timestamp: Timestamp,
-    pub value: f64,
+wire! {
+    /// One sample of a [`MetricSeries`].
+    #[derive(Copy)]
+    resource MetricPoint {
+        pub timestamp: Timestamp,
+        pub value: f64,
+    }
 }

@@ -1,5 +1,12 @@
 //! The one time type every schema uses, so that all timestamps match Go's
 //! `time.Time` JSON encoding.
+//!
+//! Parsing is chrono's (`DateTime::parse_from_rfc3339`). Encoding is written
+//! here rather than left to chrono: chrono's `to_rfc3339_opts` pads a
+//! fraction to 3, 6 or 9 digits where Go trims it to the shortest, and the
+//! `write!`-with-padding version that did Go's form on top of chrono cost a
+//! third of the SDK's result-encoding time (docs/BENCHMARKS.md, "Result
+//! encoding"), so the text is written digit by digit into a stack buffer.
 
 use std::fmt;
 
@@ -168,10 +175,11 @@ impl<'de> Deserialize<'de> for Timestamp {
 #[cfg(feature = "openapi")]
 impl utoipa::PartialSchema for Timestamp {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        use utoipa::openapi::schema::{ObjectBuilder, SchemaFormat, Type};
+        use utoipa::openapi::schema::{ObjectBuilder, SchemaFormat, SchemaType, Type};
         use utoipa::openapi::KnownFormat;
+        // `null` is accepted on input and read as the zero time.
         ObjectBuilder::new()
-            .schema_type(Type::String)
+            .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
             .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
             .examples([serde_json::json!("2026-11-29T07:37:53.909586661Z")])
             .into()

@@ -259,6 +259,9 @@ impl Drop for TempDir {
 pub struct Host {
     child: Child,
     pub addr: SocketAddr,
+    /// The admin listener's address, when the test turned it on (the
+    /// harness sets `OPSORCH_ADMIN_ADDR` empty unless the test sets it).
+    pub admin: Option<SocketAddr>,
     stderr: StderrLog,
 }
 
@@ -373,6 +376,8 @@ impl Host {
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("OPSORCH_ADDR", "127.0.0.1:0")
+            // Off by default: its default port would collide between tests.
+            .env("OPSORCH_ADMIN_ADDR", "")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -386,9 +391,10 @@ impl Host {
         let stdout = child.stdout.take().expect("stdout");
         let mut stderr = StderrLog::read(child.stderr.take().expect("stderr"));
         match wait_for_listening(stdout) {
-            Some(addr) => Started::Running(Host {
+            Some((addr, admin)) => Started::Running(Host {
                 child,
                 addr,
+                admin,
                 stderr,
             }),
             None => {
@@ -416,6 +422,13 @@ impl Host {
                 .unwrap_or_else(|log| panic!("opsorch exited but its stderr stayed open:\n{log}")),
             _ => self.stderr.so_far(),
         }
+    }
+
+    /// The lines the host wrote to stderr so far, without waiting for its
+    /// end (a successor started by SIGHUP shares the stream and keeps it
+    /// open after this process exits).
+    pub fn stderr_so_far(&mut self) -> String {
+        self.stderr.so_far()
     }
 
     /// Sends a request and returns the response.
@@ -474,21 +487,27 @@ impl Drop for Host {
     }
 }
 
-fn wait_for_listening(stdout: ChildStdout) -> Option<SocketAddr> {
+/// The API address (`OPSORCH_LISTENING`) and the admin address printed
+/// before it (`OPSORCH_ADMIN_LISTENING`), if any.
+fn wait_for_listening(stdout: ChildStdout) -> Option<(SocketAddr, Option<SocketAddr>)> {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         let mut reader = BufReader::new(stdout);
         let mut line = String::new();
         let mut sent = false;
+        let mut admin = None;
         loop {
             line.clear();
             match reader.read_line(&mut line) {
                 Ok(0) | Err(_) => break,
                 Ok(_) => {
+                    if let Some(addr) = line.trim().strip_prefix("OPSORCH_ADMIN_LISTENING ") {
+                        admin = addr.trim().parse::<SocketAddr>().ok();
+                    }
                     if !sent {
                         if let Some(addr) = line.trim().strip_prefix("OPSORCH_LISTENING ") {
                             if let Ok(addr) = addr.trim().parse::<SocketAddr>() {
-                                let _ = tx.send(addr);
+                                let _ = tx.send((addr, admin));
                                 sent = true;
                             }
                         }

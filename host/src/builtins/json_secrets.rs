@@ -30,9 +30,9 @@
 //! or with the wrong one, refuses start-up naming the key variable. The key
 //! is never logged or shown (its `Debug` is redacted).
 
-use std::fs::{self, File};
+use std::fs::{self, File, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -257,6 +257,8 @@ struct StoreInner {
     /// Held for the whole of a put (read, write file, swap) so that
     /// concurrent puts apply one after another and none is lost.
     writer: Mutex<()>,
+    /// Where the file is written: [`RealDisk`] outside tests.
+    disk: Box<dyn Disk + Send + Sync>,
 }
 
 impl JsonSecretStore {
@@ -268,6 +270,14 @@ impl JsonSecretStore {
     /// Reads the file, decrypting it with `key` when it is encrypted; with a
     /// key, every write is encrypted. Reasons never quote the content.
     pub fn open_with(path: PathBuf, key: Option<SecretKey>) -> Result<Self, SecretFileError> {
+        JsonSecretStore::open_on(Box::new(RealDisk), path, key)
+    }
+
+    fn open_on(
+        disk: Box<dyn Disk + Send + Sync>,
+        path: PathBuf,
+        key: Option<SecretKey>,
+    ) -> Result<Self, SecretFileError> {
         remove_stale_temporaries(&path);
         let text = fs::read(&path).map_err(|e| SecretFileError::Read(e.to_string()))?;
         let entries = decode_file(&text, key.as_ref())?;
@@ -288,6 +298,7 @@ impl JsonSecretStore {
                 key,
                 entries: RwLock::new(entries),
                 writer: Mutex::new(()),
+                disk,
             }),
         })
     }
@@ -316,7 +327,23 @@ impl JsonSecretStore {
             ProviderError::new("bad_request", "secret.put needs {\"key\",\"value\"}")
         })?;
         let _writing = inner.writer.lock().unwrap_or_else(|p| p.into_inner());
-        let mut next = read(&inner.entries).clone();
+        // Another host may write the same file (two copies overlap during a
+        // hot swap): hold the file's lock across read, change and write, and
+        // start from what is on disk, so that neither write is lost.
+        let _file_lock = lock_file(&inner.path)
+            .map_err(|e| ProviderError::new("", format!("cannot lock the secret file: {e}")))?;
+        let mut next = match fs::read(&inner.path) {
+            Ok(bytes) => decode_file(&bytes, inner.key.as_ref()).map_err(|e| {
+                ProviderError::new("", format!("cannot re-read the secret file: {e}"))
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Map::new(),
+            Err(e) => {
+                return Err(ProviderError::new(
+                    "",
+                    format!("cannot re-read the secret file: {e}"),
+                ))
+            }
+        };
         next.insert(req.key, Value::String(req.value));
         let mut bytes = serde_json::to_vec_pretty(&next)
             .map_err(|e| ProviderError::new("", format!("cannot encode secrets: {e}")))?;
@@ -325,7 +352,7 @@ impl JsonSecretStore {
             bytes.zeroize();
             bytes = sealed.map_err(|e| ProviderError::new("", e))?;
         }
-        write_atomically(&inner.path, &bytes)
+        write_atomically(&*inner.disk, &inner.path, &bytes)
             .map_err(|e| ProviderError::new("", format!("cannot write the secret file: {e}")))?;
         *inner.entries.write().unwrap_or_else(|p| p.into_inner()) = next;
         Ok(())
@@ -439,6 +466,26 @@ fn temp_prefix(path: &Path) -> String {
     format!(".{file_name}.")
 }
 
+/// Takes the exclusive lock (`flock`) of the secret file's lock file,
+/// `.<name>.lock` beside it (mode 0600): the data file itself is replaced
+/// by each write, so it cannot carry the lock. Released when the returned
+/// file is dropped.
+fn lock_file(path: &Path) -> std::io::Result<File> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let lock = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(parent_dir(path).join(format!(".{name}.lock")))?;
+    rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive)?;
+    Ok(lock)
+}
+
 fn parent_dir(path: &Path) -> PathBuf {
     match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
@@ -478,26 +525,222 @@ fn remove_stale_temporaries(path: &Path) {
     }
 }
 
+/// The file-system operations of an atomic write. The store always uses
+/// [`RealDisk`]; the tests put one in between that records the order of the
+/// operations and fails one of them, as a crash at that point would.
+trait Disk {
+    fn write(&self, file: &mut File, bytes: &[u8]) -> std::io::Result<()> {
+        file.write_all(bytes)
+    }
+    fn sync_file(&self, file: &File) -> std::io::Result<()> {
+        file.sync_all()
+    }
+    /// Renames the temporary file over `to`; on an error it is removed.
+    fn rename(&self, temp: tempfile::NamedTempFile, to: &Path) -> std::io::Result<()> {
+        temp.persist(to).map(drop).map_err(|e| e.error)
+    }
+    fn sync_dir(&self, dir: &Path) -> std::io::Result<()> {
+        File::open(dir)?.sync_all()
+    }
+}
+
+/// The operating system's file system.
+struct RealDisk;
+
+impl Disk for RealDisk {}
+
 /// Replaces `path` with `bytes` so that a crash at any point leaves either the
-/// old or the new content.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// old or the new content: write a temporary file next to `path`, fsync it,
+/// rename it over `path`, fsync the directory. On an error the temporary
+/// file is removed.
+fn write_atomically(disk: &dyn Disk, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = parent_dir(path);
     // A uniquely named 0600 file next to the target (`tempfile`), removed
-    // again if anything below fails.
+    // again (when dropped) if anything below fails.
     let mut temp = tempfile::Builder::new()
         .prefix(&format!("{}{}.", temp_prefix(path), std::process::id()))
         .suffix(".tmp")
         .permissions(fs::Permissions::from_mode(0o600))
         .tempfile_in(&dir)?;
-    temp.write_all(bytes)?;
-    temp.as_file().sync_all()?;
-    temp.persist(path).map_err(|e| e.error)?;
-    File::open(&dir)?.sync_all()
+    disk.write(temp.as_file_mut(), bytes)?;
+    disk.sync_file(temp.as_file())?;
+    disk.rename(temp, path)?;
+    disk.sync_dir(&dir)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One operation of an atomic write, as [`Recording`] saw it.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    enum Op {
+        Write,
+        SyncFile,
+        Rename,
+        SyncDir,
+    }
+
+    /// The real file system, recording each operation; the operation
+    /// `fail` (if any) is not done and fails instead, as if the process
+    /// had died there.
+    struct Recording {
+        fail: Option<Op>,
+        done: Mutex<Vec<Op>>,
+    }
+
+    impl Recording {
+        fn failing(fail: Option<Op>) -> Recording {
+            Recording {
+                fail,
+                done: Mutex::new(Vec::new()),
+            }
+        }
+
+        fn step(&self, op: Op, real: impl FnOnce() -> std::io::Result<()>) -> std::io::Result<()> {
+            if self.fail == Some(op) {
+                return Err(std::io::Error::other(format!("injected failure at {op:?}")));
+            }
+            real()?;
+            self.done.lock().unwrap().push(op);
+            Ok(())
+        }
+
+        fn done(&self) -> Vec<Op> {
+            self.done.lock().unwrap().clone()
+        }
+    }
+
+    impl Disk for Recording {
+        fn write(&self, file: &mut File, bytes: &[u8]) -> std::io::Result<()> {
+            self.step(Op::Write, || RealDisk.write(file, bytes))
+        }
+        fn sync_file(&self, file: &File) -> std::io::Result<()> {
+            self.step(Op::SyncFile, || RealDisk.sync_file(file))
+        }
+        fn rename(&self, temp: tempfile::NamedTempFile, to: &Path) -> std::io::Result<()> {
+            self.step(Op::Rename, || RealDisk.rename(temp, to))
+        }
+        fn sync_dir(&self, dir: &Path) -> std::io::Result<()> {
+            self.step(Op::SyncDir, || RealDisk.sync_dir(dir))
+        }
+    }
+
+    /// The files in `dir` other than `secrets.json` (temporaries left over).
+    /// Files beside the secret file other than itself and its lock file
+    /// (which stays by design, see `lock_file`): temporary files a failed
+    /// write left behind.
+    fn leftovers(dir: &Path) -> Vec<String> {
+        fs::read_dir(dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n != "secrets.json" && n != ".secrets.json.lock")
+            .collect()
+    }
+
+    /// What a restarted host reads back from `path`.
+    fn reopened(path: &Path, key: Option<SecretKey>) -> Map<String, Value> {
+        let store = JsonSecretStore::open_with(path.to_path_buf(), key).expect("the file opens");
+        let entries = read(&store.inner.entries).clone();
+        entries
+    }
+
+    #[test]
+    fn an_atomic_write_syncs_the_file_before_the_rename_and_the_directory_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secrets.json");
+        fs::write(&path, r#"{"a":"1"}"#).unwrap();
+        let disk = Recording::failing(None);
+        write_atomically(&disk, &path, br#"{"a":"2"}"#).unwrap();
+        assert_eq!(
+            disk.done(),
+            [Op::Write, Op::SyncFile, Op::Rename, Op::SyncDir]
+        );
+        assert_eq!(reopened(&path, None)["a"], "2");
+        assert_eq!(leftovers(dir.path()), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_write_that_dies_before_the_rename_leaves_the_old_content() {
+        for key in [None, Some(key(&"11".repeat(32)))] {
+            for fail in [Op::Write, Op::SyncFile, Op::Rename] {
+                let dir = tempfile::tempdir().unwrap();
+                let path = dir.path().join("secrets.json");
+                let old = serde_json::json!({"a": "1", "b": "old"});
+                let mut old_bytes = serde_json::to_vec(&old).unwrap();
+                if let Some(key) = &key {
+                    old_bytes = key.seal(&old_bytes).unwrap();
+                }
+                fs::write(&path, &old_bytes).unwrap();
+                let mut new_bytes = br#"{"a":"1","b":"new"}"#.to_vec();
+                if let Some(key) = &key {
+                    new_bytes = key.seal(&new_bytes).unwrap();
+                }
+                let disk = Recording::failing(Some(fail));
+                let err = write_atomically(&disk, &path, &new_bytes).unwrap_err();
+                assert!(err.to_string().contains("injected"), "{err}");
+                assert!(!disk.done().contains(&Op::Rename), "{fail:?}");
+                // Exactly the old file, decodable, and no temporary left
+                // (it may hold secrets).
+                assert_eq!(fs::read(&path).unwrap(), old_bytes, "{fail:?}");
+                let back = reopened(&path, key.clone());
+                assert_eq!(Value::Object(back), old, "{fail:?}");
+                assert_eq!(leftovers(dir.path()), Vec::<String>::new(), "{fail:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_write_that_dies_after_the_rename_leaves_the_new_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secrets.json");
+        fs::write(&path, r#"{"b":"old"}"#).unwrap();
+        let disk = Recording::failing(Some(Op::SyncDir));
+        write_atomically(&disk, &path, br#"{"b":"new"}"#).unwrap_err();
+        assert_eq!(disk.done(), [Op::Write, Op::SyncFile, Op::Rename]);
+        assert_eq!(reopened(&path, None)["b"], "new");
+        assert_eq!(leftovers(dir.path()), Vec::<String>::new());
+    }
+
+    #[tokio::test]
+    async fn a_failed_put_answers_an_error_and_keeps_the_old_value() {
+        for fail in [Op::SyncFile, Op::SyncDir] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("secrets.json");
+            fs::write(&path, r#"{"k":"before"}"#).unwrap();
+            let store = JsonSecretStore::open_on(
+                Box::new(Recording::failing(Some(fail))),
+                path.clone(),
+                None,
+            )
+            .unwrap();
+            let err = store
+                .call(Method::SecretPut, r#"{"key":"k","value":"after"}"#.into())
+                .await
+                .unwrap_err();
+            assert!(
+                err.message.contains("cannot write the secret file"),
+                "{err}"
+            );
+            assert!(err.message.contains("injected"), "{err}");
+            // Not acknowledged, so not served.
+            let raw = store
+                .call(Method::SecretGet, r#"{"key":"k"}"#.into())
+                .await
+                .unwrap();
+            assert_eq!(raw.get(), r#""before""#, "{fail:?}");
+            // On disk: the old file when the rename never happened, the new
+            // one (whole) when only the directory sync failed.
+            let expected = if fail == Op::SyncDir {
+                "after"
+            } else {
+                "before"
+            };
+            assert_eq!(reopened(&path, None)["k"], expected, "{fail:?}");
+            assert_eq!(leftovers(dir.path()), Vec::<String>::new());
+        }
+    }
 
     fn store(dir: &Path, content: &str) -> (PathBuf, Arc<dyn Provider>) {
         let path = dir.join("secrets.json");
@@ -545,11 +788,13 @@ mod tests {
         assert_eq!(on_disk, serde_json::json!({"k": "v"}));
         let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
-        let names: Vec<_> = fs::read_dir(dir.path())
+        let mut names: Vec<_> = fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name())
             .collect();
-        assert_eq!(names, ["secrets.json"]);
+        names.sort();
+        // The lock file stays (removing it could split two writers' locks).
+        assert_eq!(names, [".secrets.json.lock", "secrets.json"]);
         // A new store over the same file sees the value.
         let (_, again) = {
             let mut config = Map::new();
@@ -765,6 +1010,28 @@ mod tests {
         fs::write(&path, r#"{"opsorch-encrypted":1,"nonce":"AAAA"}"#).unwrap();
         let err = open(&path, Some(key(HEX_KEY))).err().unwrap();
         assert!(err.starts_with(WRONG_KEY), "{err}");
+    }
+
+    /// Two stores on one file, as two hosts during a hot swap: each write
+    /// starts from the file, under its lock, so neither loses the other's.
+    #[tokio::test]
+    async fn two_stores_on_one_file_lose_no_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secrets.json");
+        fs::write(&path, "{}").unwrap();
+        let k = key("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff");
+        let old = open(&path, Some(k.clone())).unwrap();
+        let new = open(&path, Some(k.clone())).unwrap();
+        for i in 0..5 {
+            put(&old, &format!("old-{i}"), "a").await;
+            put(&new, &format!("new-{i}"), "b").await;
+        }
+        let reread = open(&path, Some(k)).unwrap();
+        for i in 0..5 {
+            assert_eq!(get(&reread, &format!("old-{i}")).await, "a");
+            assert_eq!(get(&reread, &format!("new-{i}")).await, "b");
+        }
+        assert!(dir.path().join(".secrets.json.lock").exists());
     }
 
     #[test]

@@ -18,6 +18,7 @@ use std::task::{Context, Poll};
 
 use axum::body::{Body, HttpBody};
 use axum::http::{self, header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
+use axum::extract::MatchedPath;
 use axum::response::{IntoResponse, Response};
 use axum::routing::future::RouteFuture;
 use axum::Router;
@@ -32,6 +33,7 @@ use crate::http::audit::{self, AuditAction};
 use crate::http::browser_guard::{self, BrowserRefusal};
 use crate::http::context::{actor_text, CallerHeaders, RequestContext};
 use crate::http::error::{ApiError, LoggedError};
+use crate::metrics;
 use crate::providers::seam::{CallInfo, CALL_INFO};
 use crate::providers::state::AppState;
 
@@ -269,6 +271,18 @@ fn finish(admitted: Admitted, mut response: Response) -> Response {
     let request_id_text = || String::from_utf8_lossy(request_id.as_bytes()).into_owned();
 
     let status = response.status();
+    if let Some(m) = metrics::recording() {
+        let route = match response.extensions().get::<MatchedPath>() {
+            Some(path) => metrics::Route::Template(path.clone()),
+            None => metrics::Route::Unmatched,
+        };
+        m.http_request(
+            route,
+            metrics::method_label(&method),
+            status.as_u16(),
+            started.elapsed(),
+        );
+    }
     let path = uri.path();
     let elapsed_ms = || started.elapsed().as_millis() as u64;
     if let Some(err) = response.extensions().get::<LoggedError>() {
@@ -415,6 +429,24 @@ mod tests {
         assert!(!authorized(
             Some("t0k"),
             &headers(&[("authorization", "Bearer t0kk")])
+        ));
+        // The scheme is case-insensitive, the token is not.
+        for wrong_case in ["T0K", "t0K", "T0k"] {
+            assert!(
+                !authorized(
+                    Some("t0k"),
+                    &headers(&[("authorization", &format!("Bearer {wrong_case}"))])
+                ),
+                "{wrong_case}"
+            );
+        }
+        assert!(!authorized(
+            Some("Secret-Token"),
+            &headers(&[("authorization", "Bearer secret-token")])
+        ));
+        assert!(authorized(
+            Some("Secret-Token"),
+            &headers(&[("authorization", "BEARER Secret-Token")])
         ));
         assert!(!authorized(
             Some("t0k"),

@@ -2,6 +2,7 @@
 //! records, API errors, body decoding, the routes and the OpenAPI document.
 //! It uses the providers layer and nothing above it.
 
+pub mod admin;
 pub mod audit;
 pub mod browser_guard;
 pub mod context;

@@ -91,6 +91,25 @@ fn operation(
     .build()
 }
 
+/// utoipa gives every field of a `#[serde(default)]` struct the default
+/// value as `default`, including the fields the host requires (an empty
+/// `title`, a `null` expression): a value that the same document calls
+/// invalid, and that generators would send. A required field has no default.
+fn drop_defaults_of_required(object: &mut utoipa::openapi::schema::Object) {
+    for name in &object.required {
+        if let Some(RefOr::T(property)) = object.properties.get_mut(name) {
+            match property {
+                Schema::Object(o) => o.default = None,
+                Schema::OneOf(o) => o.default = None,
+                Schema::AllOf(o) => o.default = None,
+                Schema::AnyOf(o) => o.default = None,
+                Schema::Array(o) => o.default = None,
+                _ => {}
+            }
+        }
+    }
+}
+
 /// Builds the whole document.
 pub fn document() -> OpenApi {
     let mut schemas: SchemaSet = Vec::new();
@@ -173,6 +192,27 @@ pub fn document() -> OpenApi {
             PathItem::new(HttpMethod::Post, configure),
         );
 
+    let reply = schema::<crate::http::routes::capabilities::CapabilitiesReply>(&mut schemas);
+    let capabilities = operation(
+        &mut schemas,
+        "The provider in effect for each capability: name, transport, source, library or \
+         plugin (pids), restarts, last error, calls in flight (never config values)",
+        "meta",
+        std::iter::empty(),
+        None,
+        "200",
+        reply,
+    );
+    paths = paths.path(
+        "/capabilities",
+        PathItem::new(HttpMethod::Get, capabilities),
+    );
+
+    for (_, schema) in &mut schemas {
+        if let RefOr::T(Schema::Object(object)) = schema {
+            drop_defaults_of_required(object);
+        }
+    }
     let components = ComponentsBuilder::new().schemas_from_iter(schemas).build();
     OpenApiBuilder::new()
         .info(
@@ -211,6 +251,8 @@ mod tests {
             assert!(op["responses"][route.status.as_str()].is_object());
         }
         assert!(doc["paths"]["/providers/{cap}"]["post"].is_object());
+        assert!(doc["paths"]["/capabilities"]["get"].is_object());
+        assert!(doc["components"]["schemas"]["CapabilityStatus"].is_object());
         // Every $ref points at a component.
         let text = doc.to_string();
         for piece in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
@@ -222,5 +264,44 @@ mod tests {
         }
         assert!(doc["components"]["schemas"]["Incident"].is_object());
         assert!(doc["components"]["schemas"]["Timestamp"].is_object());
+    }
+
+    /// Every pattern the document publishes is the one the host enforces
+    /// (`routes/body_rules.rs`, and `trim` in the provider-configuration
+    /// route).
+    #[test]
+    fn every_published_pattern_is_not_blank() {
+        let text = serde_json::to_string(&document()).unwrap();
+        let mut count = 0;
+        for piece in text.split("\"pattern\":").skip(1) {
+            let pattern: String = serde_json::Deserializer::from_str(piece)
+                .into_iter::<String>()
+                .next()
+                .unwrap()
+                .unwrap();
+            assert_eq!(pattern, opsorch_schema::NOT_BLANK_PATTERN);
+            count += 1;
+        }
+        assert!(count >= 7, "{count}");
+    }
+
+    #[test]
+    fn required_properties_have_no_default() {
+        let doc = serde_json::to_value(document()).unwrap();
+        let schemas = doc["components"]["schemas"].as_object().unwrap();
+        let mut seen = 0;
+        for (name, schema) in schemas {
+            for field in schema["required"].as_array().into_iter().flatten() {
+                let field = field.as_str().unwrap();
+                let property = &schema["properties"][field];
+                assert!(property.get("default").is_none(), "{name}.{field}");
+                seen += 1;
+            }
+        }
+        assert!(seen >= 7, "{seen}");
+        let create = &schemas["CreateIncidentInput"];
+        assert_eq!(create["required"], serde_json::json!(["title"]));
+        // Optional fields keep theirs.
+        assert_eq!(create["properties"]["status"]["default"], "");
     }
 }

@@ -14,6 +14,7 @@ use std::future::Future;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::pin::{pin, Pin};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -72,20 +73,30 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Binds `OPSORCH_ADDR`. `:PORT` (no host) means every interface: IPv6
 /// dual-stack when available, else IPv4.
 pub async fn bind(addr: &str) -> Result<TcpListener, ConfigError> {
-    let fail = |e: std::io::Error| {
-        ConfigError::new("OPSORCH_ADDR", format!("cannot listen on {addr}: {e}"))
-    };
-    if let Some(port) = addr.strip_prefix(':') {
+    let listener = bind_std("OPSORCH_ADDR", addr)?;
+    TcpListener::from_std(listener)
+        .map_err(|e| ConfigError::new("OPSORCH_ADDR", format!("cannot listen on {addr}: {e}")))
+}
+
+/// Binds `addr` for the variable `var` (its name is in the reason when it
+/// fails), as a non-blocking std listener that a successor can inherit.
+/// `:PORT` (no host) means every interface: IPv6 dual-stack when
+/// available, else IPv4.
+pub fn bind_std(var: &str, addr: &str) -> Result<std::net::TcpListener, ConfigError> {
+    let fail = |e: std::io::Error| ConfigError::new(var, format!("cannot listen on {addr}: {e}"));
+    let listener = if let Some(port) = addr.strip_prefix(':') {
         let port: u16 = port
             .parse()
-            .map_err(|_| ConfigError::new("OPSORCH_ADDR", format!("invalid port in {addr}")))?;
-        match TcpListener::bind(("::", port)).await {
-            Ok(listener) => Ok(listener),
-            Err(_) => TcpListener::bind(("0.0.0.0", port)).await.map_err(fail),
+            .map_err(|_| ConfigError::new(var, format!("invalid port in {addr}")))?;
+        match std::net::TcpListener::bind(("::", port)) {
+            Ok(listener) => listener,
+            Err(_) => std::net::TcpListener::bind(("0.0.0.0", port)).map_err(fail)?,
         }
     } else {
-        TcpListener::bind(addr).await.map_err(fail)
-    }
+        std::net::TcpListener::bind(addr).map_err(fail)?
+    };
+    listener.set_nonblocking(true).map_err(fail)?;
+    Ok(listener)
 }
 
 /// Reads the certificate chain and key into a rustls server configuration.
@@ -153,13 +164,34 @@ pub fn exposed_without_token(addr: SocketAddr, bearer_token: Option<&str>) -> bo
     bearer_token.is_none() && !addr.ip().is_loopback()
 }
 
-/// Binds, announces the address and serves `app` until a shutdown signal.
+/// Why the server stops accepting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// SIGTERM or SIGINT: requests in flight finish (at most
+    /// [`SHUTDOWN_GRACE`]), idle connections close at once.
+    Terminate,
+    /// A successor has taken over the listener: every connection gets
+    /// `Connection: close` on its next response and ends by itself; those
+    /// left after the header timeout are shut down as for `Terminate`,
+    /// bounded by the request timeout.
+    HandOver,
+}
+
+/// Serves `app` on `listener` (already bound, or inherited) until `stop`
+/// resolves; `ready` runs once the listener accepts.
 ///
-/// The bound address is logged and also printed on stdout as
-/// `OPSORCH_LISTENING <addr>`, so that callers using port 0 can find it.
-pub async fn run(settings: &Settings, app: impl App) -> anyhow::Result<()> {
+/// The address is logged and also printed on stdout as
+/// `OPSORCH_LISTENING <addr>`, so that callers using port 0, and a host
+/// waiting for its successor, can find it.
+pub async fn run(
+    settings: &Settings,
+    listener: std::net::TcpListener,
+    app: impl App,
+    stop: impl Future<Output = Stop> + Send + 'static,
+    ready: impl FnOnce(SocketAddr),
+) -> anyhow::Result<()> {
     let tls = settings.tls.as_ref().map(tls_config).transpose()?;
-    let listener = bind(&settings.addr).await?;
+    let listener = TcpListener::from_std(listener)?;
     let addr = listener.local_addr()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     if exposed_without_token(addr, settings.bearer_token.as_deref()) {
@@ -180,12 +212,14 @@ pub async fn run(settings: &Settings, app: impl App) -> anyhow::Result<()> {
         max_body_bytes = settings.max_body_bytes,
         "listening on {addr} ({scheme})"
     );
+    ready(addr);
     {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "OPSORCH_LISTENING {addr}");
         let _ = out.flush();
     }
-    serve_until_shutdown(listener, tls, limits.clone(), app, shutdown_signal()).await
+    let handover_limit = limits.header_timeout + settings.request_timeout;
+    serve_with_stop(listener, tls, limits.clone(), app, stop, handover_limit).await
 }
 
 /// How many refused connections may be answered (503) at once; beyond
@@ -224,18 +258,46 @@ pub async fn serve_until_shutdown<A: App>(
     app: A,
     signal: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let stop = async move {
+        signal.await;
+        Stop::Terminate
+    };
+    serve_with_stop(listener, tls, limits, app, stop, SHUTDOWN_GRACE).await
+}
+
+/// [`serve_until_shutdown`], stopping as `stop` says; after a
+/// [`Stop::HandOver`] the drain lasts at most `handover_limit`.
+pub async fn serve_with_stop(
+    listener: TcpListener,
+    tls: Option<Arc<ServerConfig>>,
+    limits: ServerLimits,
+    app: impl App,
+    stop: impl Future<Output = Stop> + Send + 'static,
+    handover_limit: Duration,
+) -> anyhow::Result<()> {
     let acceptor = tls.map(TlsAcceptor::from);
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let refusals = Arc::new(Semaphore::new(REFUSALS_IN_FLIGHT));
     let refused_log = Arc::new(RefusalLog::default());
+    let header_timeout = limits.header_timeout;
     let limits = Arc::new(limits);
+    // Set once a successor has taken over: every response then says
+    // `Connection: close`, so clients move to the successor between two
+    // requests instead of finding their connection closed under them.
+    let closing = Arc::new(AtomicBool::new(false));
+    let app = {
+        let closing = Arc::clone(&closing);
+        tower::ServiceExt::map_response(app, move |response| {
+            close_when_handed_over(&closing, response)
+        })
+    };
     // Connections watch `stopping`; each holds a clone of `alive`, so
     // `alive_tx.closed()` resolves once all of them have ended.
     let (stopping_tx, stopping) = watch::channel(false);
     let (alive_tx, alive) = watch::channel(());
-    let mut signal = pin!(signal);
+    let mut stop = pin!(stop);
 
-    loop {
+    let why = loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(pair) => pair,
@@ -245,11 +307,11 @@ pub async fn serve_until_shutdown<A: App>(
                     tracing::error!(error = %e, "cannot accept connections; retrying in 1 s");
                     tokio::select! {
                         _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
-                        _ = &mut signal => break,
+                        why = &mut stop => break why,
                     }
                 }
             },
-            _ = &mut signal => break,
+            why = &mut stop => break why,
         };
         let Ok(slot) = slots.clone().try_acquire_owned() else {
             refused_log.note(limits.max_connections);
@@ -271,21 +333,53 @@ pub async fn serve_until_shutdown<A: App>(
                 Some(acceptor) => connection.serve_tls(acceptor, stream, peer).await,
             }
         });
-    }
+    };
 
-    tracing::info!("shutting down: no new connections, finishing requests in flight");
     drop(listener);
-    let _ = stopping_tx.send(true);
     drop(alive);
-    if tokio::time::timeout(SHUTDOWN_GRACE, alive_tx.closed())
+    let grace = match why {
+        Stop::Terminate => {
+            tracing::info!("shutting down: no new connections, finishing requests in flight");
+            SHUTDOWN_GRACE
+        }
+        Stop::HandOver => {
+            tracing::info!("handed over: no new connections, closing each after its next response");
+            closing.store(true, Ordering::Release);
+            // Idle connections end at the header timeout by themselves.
+            let soft = header_timeout.min(handover_limit);
+            if tokio::time::timeout(soft, alive_tx.closed()).await.is_ok() {
+                tracing::info!("stopped");
+                return Ok(());
+            }
+            handover_limit
+                .saturating_sub(soft)
+                .max(Duration::from_secs(1))
+        }
+    };
+    let _ = stopping_tx.send(true);
+    if tokio::time::timeout(grace, alive_tx.closed())
         .await
         .is_err()
     {
-        tracing::warn!("requests still in flight after {SHUTDOWN_GRACE:?}; stopping anyway");
+        tracing::warn!("requests still in flight after {grace:?}; stopping anyway");
     } else {
         tracing::info!("stopped");
     }
     Ok(())
+}
+
+/// Adds `Connection: close` once the host has handed over.
+fn close_when_handed_over(
+    closing: &AtomicBool,
+    mut response: axum::response::Response,
+) -> axum::response::Response {
+    if closing.load(Ordering::Acquire) {
+        response.headers_mut().insert(
+            axum::http::header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+    }
+    response
 }
 
 /// Accept errors that concern one connection only (as hyper and axum

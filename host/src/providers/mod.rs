@@ -5,3 +5,4 @@
 pub mod seam;
 pub mod selection;
 pub mod state;
+pub mod tracked;

@@ -90,6 +90,90 @@ pub trait Provider: Send + Sync + 'static {
     /// `plugin-api/src/protocol.rs`). Returns
     /// the JSON result.
     fn call(&self, method: Method, payload: String) -> ProviderFuture<'_>;
+
+    /// The processes serving this provider, for providers that run some
+    /// (stdio plugins); `None` for the others.
+    fn processes(&self) -> Option<ProcessStatus> {
+        None
+    }
+
+    /// What the host knows about a provider in effect (set by the
+    /// bookkeeping wrapper, `providers::tracked`); `None` for a bare one.
+    fn status(&self) -> Option<ProviderStatus> {
+        None
+    }
+
+    /// The provider a wrapper wraps.
+    fn wrapped(&self) -> Option<&Arc<dyn Provider>> {
+        None
+    }
+}
+
+/// A provider in effect, as `GET /capabilities` shows it.
+#[derive(Debug, Clone)]
+pub struct ProviderStatus {
+    /// A registered name, or a stdio plugin's file name.
+    pub name: String,
+    pub origin: Origin,
+    pub source: Source,
+    /// Calls running now.
+    pub in_flight: u64,
+    pub last_error: Option<LastError>,
+}
+
+/// Where a provider's code lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// Compiled into the host (the `json` secret store).
+    Builtin,
+    /// An adapter library.
+    Library {
+        file: std::path::PathBuf,
+        name: String,
+        version: String,
+        interface_version: String,
+    },
+    /// A stdio plugin executable.
+    Stdio { path: std::path::PathBuf },
+}
+
+impl Origin {
+    pub fn transport(&self) -> &'static str {
+        match self {
+            Origin::Builtin => "builtin",
+            Origin::Library { .. } => "library",
+            Origin::Stdio { .. } => "stdio",
+        }
+    }
+}
+
+/// How the provider was chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// `OPSORCH_<CAP>_PROVIDER` / `_PLUGIN`.
+    Environment,
+    /// Stored in the secret provider (at start-up, or by `POST /providers`).
+    Stored,
+}
+
+/// The last error a provider returned.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct LastError {
+    /// The error code (`plugin_timeout`, or the adapter's own).
+    pub code: String,
+    /// When, RFC 3339 UTC.
+    pub at: String,
+}
+
+/// The processes of a provider that runs some.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct ProcessStatus {
+    /// The pids running now.
+    pub pids: Vec<u32>,
+    /// Processes started to replace one that crashed, timed out or wrote
+    /// a bad line.
+    pub restarts: u64,
 }
 
 /// An error a provider reports: its wire `code` (empty when the provider
@@ -165,6 +249,11 @@ pub trait ProviderFactory: Send + Sync + 'static {
         capability: Capability,
         config: &Map<String, Value>,
     ) -> Result<Arc<dyn Provider>, BuildError>;
+
+    /// Where the providers it builds come from.
+    fn origin(&self) -> Origin {
+        Origin::Builtin
+    }
 }
 
 /// Starts providers served by plugin executables: the stdio transport,

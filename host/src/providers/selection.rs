@@ -13,8 +13,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::providers::seam::{
-    BuildError, PluginLauncher, Provider, ProviderError, ProviderRegistry,
+    BuildError, Origin, PluginLauncher, Provider, ProviderError, ProviderRegistry, Source,
 };
+use crate::providers::tracked::Tracked;
 
 /// Which provider to run for a capability, and with what configuration.
 #[derive(Clone, Default)]
@@ -66,10 +67,25 @@ impl ProviderChoice {
         capability: Capability,
         from_api: bool,
     ) -> Result<Arc<dyn Provider>, ChoiceError> {
+        // Stored choices (and the API's, which are stored) come from the
+        // secret store; the others from the environment.
+        let source = if from_api {
+            Source::Stored
+        } else {
+            Source::Environment
+        };
         if let Some(path) = &self.plugin {
-            return plugins
+            let provider = plugins
                 .launch(capability, path, &self.config, from_api)
-                .map_err(ChoiceError::Plugin);
+                .map_err(ChoiceError::Plugin)?;
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| path.display().to_string());
+            let origin = Origin::Stdio { path: path.clone() };
+            return Ok(Arc::new(Tracked::new(
+                capability, provider, name, origin, source,
+            )));
         }
         let name = self.provider.as_deref().unwrap_or_default();
         let factory =
@@ -79,13 +95,21 @@ impl ProviderChoice {
                     capability,
                     name: crate::safe_text::quoted(name),
                 })?;
-        factory
-            .create(capability, &self.config)
-            .map_err(|source| ChoiceError::Provider {
-                capability,
-                name: crate::safe_text::quoted(name),
-                source,
-            })
+        let provider =
+            factory
+                .create(capability, &self.config)
+                .map_err(|error| ChoiceError::Provider {
+                    capability,
+                    name: crate::safe_text::quoted(name),
+                    source: error,
+                })?;
+        Ok(Arc::new(Tracked::new(
+            capability,
+            provider,
+            name.to_ascii_lowercase(),
+            factory.origin(),
+            source,
+        )))
     }
 }
 

@@ -70,12 +70,37 @@ fn from_env(
 }
 
 /// Resolves every provider and returns the state the router serves, which
-/// owns `plugins` (the stdio transport).
+/// owns `plugins` (the stdio transport); the first problem refuses start-up.
 pub async fn build_state(
     settings: &Settings,
     registry: ProviderRegistry,
     plugins: Arc<dyn PluginLauncher>,
 ) -> Result<AppState, ConfigError> {
+    let (state, problems) = build(settings, registry, plugins, false).await;
+    match problems.into_iter().next() {
+        Some(problem) => Err(problem),
+        None => Ok(state),
+    }
+}
+
+/// Every problem in building the providers, for `opsorch check`: goes on
+/// after a capability that cannot be built.
+pub async fn check_state(
+    settings: &Settings,
+    registry: ProviderRegistry,
+    plugins: Arc<dyn PluginLauncher>,
+) -> Vec<ConfigError> {
+    build(settings, registry, plugins, true).await.1
+}
+
+/// Builds the state; stops at the first problem unless `keep_going`.
+async fn build(
+    settings: &Settings,
+    registry: ProviderRegistry,
+    plugins: Arc<dyn PluginLauncher>,
+    keep_going: bool,
+) -> (AppState, Vec<ConfigError>) {
+    let mut problems = Vec::new();
     let secret_selection = settings.selection(Capability::Secret);
     let uses_json_store = secret_selection.plugin.is_none()
         && secret_selection
@@ -91,12 +116,18 @@ pub async fn build_state(
         }
     }
     let secret = if secret_selection.is_set() {
-        Some(from_env(
+        match from_env(
             &registry,
             plugins.as_ref(),
             Capability::Secret,
             secret_selection,
-        )?)
+        ) {
+            Ok(secret) => Some(secret),
+            Err(e) => {
+                problems.push(e);
+                None
+            }
+        }
     } else {
         None
     };
@@ -109,22 +140,37 @@ pub async fn build_state(
         check_host: settings.checks_host_names(),
     };
     let state = AppState::with_plugins(registry, plugins, secret, http);
+    if !keep_going && !problems.is_empty() {
+        return (state, problems);
+    }
 
     for cap in Capability::ROUTED {
         let selection = settings.selection(cap);
         let provider = if selection.is_set() {
             let what = choice_of(selection.clone()).describe();
-            let provider = from_env(state.registry(), state.plugins(), cap, selection)?;
-            tracing::info!(capability = %cap, source = "environment", provider = %what, "provider ready");
-            Some(provider)
+            match from_env(state.registry(), state.plugins(), cap, selection) {
+                Ok(provider) => {
+                    tracing::info!(capability = %cap, source = "environment", provider = %what, "provider ready");
+                    Ok(Some(provider))
+                }
+                Err(e) => Err(e),
+            }
         } else if let Some(secret) = state.secret() {
-            stored(&state, secret.as_ref(), cap).await?
+            stored(&state, secret.as_ref(), cap).await
         } else {
-            None
+            Ok(None)
         };
-        state.set_provider(cap, provider);
+        match provider {
+            Ok(provider) => state.set_provider(cap, provider),
+            Err(e) => {
+                problems.push(e);
+                if !keep_going {
+                    break;
+                }
+            }
+        }
     }
-    Ok(state)
+    (state, problems)
 }
 
 /// The stored choice for `cap`, if any. A store that cannot answer is

@@ -1,13 +1,20 @@
 //! Start-up: reading the environment into [`Settings`], logging, and
-//! building the application state. The top layer: it may use every other
-//! layer, and none of them uses it (see `docs/ARCHITECTURE.md`).
+//! building the application state; serving until SIGTERM or a hot swap.
+//! The top layer: it may use every other layer, and none of them uses it
+//! (see `docs/ARCHITECTURE.md`).
 
 pub mod build;
+pub mod check;
 pub mod log_writer;
 pub mod logging;
+pub mod swap;
+
+use std::net::SocketAddr;
 
 use crate::builtins::json_secrets::SecretKey;
 use crate::http;
+use crate::http::admin::{self, Readiness};
+use crate::http::server::{self, Stop};
 use crate::providers::state::AppState;
 use crate::settings::{Env, Settings};
 use crate::transports::{library, stdio};
@@ -17,6 +24,12 @@ use crate::transports::{library, stdio};
 /// stdio transport; [`serve`] shuts it down.
 pub async fn prepare(env: &dyn Env) -> anyhow::Result<(Settings, AppState)> {
     let settings = Settings::from_env(env)?;
+    let state = prepare_with(&settings).await?;
+    Ok((settings, state))
+}
+
+/// [`prepare`] with the settings already read.
+pub async fn prepare_with(settings: &Settings) -> anyhow::Result<AppState> {
     let key = settings.secret_key.as_ref().map(SecretKey::new);
     let mut registry = build::builtin_registry_with(key);
     library::register_libraries(&settings.library_dirs, &mut registry)?;
@@ -24,8 +37,8 @@ pub async fn prepare(env: &dyn Env) -> anyhow::Result<(Settings, AppState)> {
         plugin_dirs: settings.library_dirs.clone(),
         call_timeout: settings.plugin_timeout,
     });
-    match build::build_state(&settings, registry, plugins.clone()).await {
-        Ok(state) => Ok((settings, state)),
+    match build::build_state(settings, registry, plugins.clone()).await {
+        Ok(state) => Ok(state),
         Err(err) => {
             // A stdio secret store may have started while loading choices.
             plugins.shutdown().await;
@@ -49,11 +62,105 @@ pub fn protect_process() {
     }
 }
 
-/// The `serve` command: prepare, listen, serve until SIGTERM/SIGINT.
-pub async fn serve(env: &dyn Env) -> anyhow::Result<()> {
-    let (settings, state) = prepare(env).await?;
-    let served = http::server::run(&settings, http::service(state.clone())).await;
+/// The `serve` command: the admin listener first (so `/live` answers and
+/// `/ready` says 503 while providers are built), then prepare, listen (on
+/// `inherited` sockets when there are some), and serve until SIGTERM/SIGINT
+/// or until a successor started by SIGHUP has taken over.
+pub async fn serve(env: &dyn Env, inherited: swap::Inherited) -> anyhow::Result<()> {
+    // Caught from the start: SIGHUP's default action would end the process.
+    let mut hangups = swap::Hangups::install();
+    let settings = Settings::from_env(env)?;
+    let readiness = Readiness::default();
+    let (handed_over_tx, handed_over) = tokio::sync::watch::channel(false);
+
+    let admin_listener = match (&settings.admin_addr, inherited.admin) {
+        (None, _) => None,
+        (Some(_), Some(listener)) => Some(listener),
+        (Some(addr), None) => Some(admin::bind(addr)?),
+    };
+    let admin_for_successor = admin_listener
+        .as_ref()
+        .map(std::net::TcpListener::try_clone)
+        .transpose()?;
+    if let Some(listener) = admin_listener {
+        let mut handed_over = handed_over.clone();
+        // Only a hand-over stops it: on SIGTERM it answers (`/ready`: 503)
+        // until the process exits.
+        let stop = async move {
+            if handed_over.wait_for(|h| *h).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        };
+        let admin = admin::serve(listener, readiness.clone(), stop)?;
+        tokio::spawn(async move {
+            if let Err(e) = admin.await {
+                tracing::error!(error = %e, "admin listener stopped");
+            }
+        });
+    }
+
+    let state = prepare_with(&settings).await?;
+    let served = async {
+        let api = match inherited.api {
+            Some(listener) => {
+                tracing::info!("using the inherited API listener");
+                listener
+            }
+            None => server::bind_std("OPSORCH_ADDR", &settings.addr)?,
+        };
+        let (binary, args) = swap::Swapper::current_binary()?;
+        let swapper = swap::Swapper {
+            api: api.try_clone()?,
+            admin: admin_for_successor,
+            binary,
+            args,
+            timeout: settings.swap_timeout,
+        };
+        // A SIGHUP that came while starting asked for a swap of a host
+        // that was not serving yet: this start already reads everything new.
+        hangups.forget_pending();
+        let stop = stop_when(hangups, swapper, readiness.clone(), handed_over_tx);
+        let pid_file = settings.pid_file.clone();
+        let ready = {
+            let readiness = readiness.clone();
+            move |_: SocketAddr| {
+                if let Some(path) = &pid_file {
+                    if let Err(e) = swap::write_pid_file(path) {
+                        tracing::warn!(path = %path.display(), error = %e, "cannot write the pid file");
+                    }
+                }
+                readiness.set_ready();
+            }
+        };
+        server::run(&settings, api, http::service(state.clone()), stop, ready).await
+    }
+    .await;
+    readiness.set_draining();
     // Plugin processes end with the host, whether or not serving failed.
     state.plugins().shutdown().await;
+    if *handed_over.borrow() {
+        tracing::info!("handed over to the successor; exiting");
+    } else if let Some(path) = &settings.pid_file {
+        swap::remove_pid_file_if_ours(path);
+    }
     served
+}
+
+/// Resolves when the server must stop: SIGTERM/SIGINT, or a successor
+/// reported ready after a SIGHUP. Either way `/ready` turns 503 first.
+async fn stop_when(
+    hangups: swap::Hangups,
+    swapper: swap::Swapper,
+    readiness: Readiness,
+    handed_over: tokio::sync::watch::Sender<bool>,
+) -> Stop {
+    let why = tokio::select! {
+        _ = server::shutdown_signal() => Stop::Terminate,
+        _ = swap::handed_over(hangups, swapper) => Stop::HandOver,
+    };
+    readiness.set_draining();
+    if why == Stop::HandOver {
+        let _ = handed_over.send(true);
+    }
+    why
 }

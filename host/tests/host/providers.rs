@@ -117,11 +117,12 @@ async fn configures_applies_and_persists_every_capability() {
         assert_eq!(reply.json(), json!({"status": "ok"}));
         let created = factory.created(cap).expect("provider built");
         assert_eq!(created.config["token"], format!("tok-{cap}"));
-        // It is in effect at once.
-        assert!(Arc::ptr_eq(
-            &(state.provider(cap).unwrap()),
-            &(created.clone() as Arc<dyn Provider>)
-        ));
+        // It is in effect at once (inside the host's bookkeeping wrapper).
+        let in_effect = state.provider(cap).unwrap();
+        let inner = in_effect
+            .wrapped()
+            .expect("providers in effect are tracked");
+        assert!(Arc::ptr_eq(inner, &(created.clone() as Arc<dyn Provider>)));
     }
 
     // Persisted: one JSON string per capability, in the Go format.
@@ -305,9 +306,18 @@ async fn a_plugin_path_wins_over_a_provider_name() {
         plugin: Some("/nonexistent/plugin".into()),
         config: Default::default(),
     };
-    // Whatever the stdio transport makes of the path, the named provider is not built.
+    // The path is used (and refused: it does not exist); the named provider
+    // is not built.
     let transport = Transport::new(TransportSettings::default());
-    let _ = choice.build(&registry, transport.as_ref(), Capability::Incident, true);
+    let err = choice
+        .build(&registry, transport.as_ref(), Capability::Incident, true)
+        .err()
+        .expect("the plugin path is used, and it cannot run");
+    assert!(
+        matches!(&err, opsorch::providers::selection::ChoiceError::Plugin(_))
+            && err.to_string().contains("/nonexistent/plugin"),
+        "{err}"
+    );
     assert!(factory.created(Capability::Incident).is_none());
 
     // The same from the environment, for a capability and for the secret store.
@@ -321,7 +331,11 @@ async fn a_plugin_path_wins_over_a_provider_name() {
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
     let settings = Settings::from_env(&env).unwrap();
-    let _ = build_state(&settings, registry, plugins(&settings)).await;
+    let err = build_state(&settings, registry, plugins(&settings))
+        .await
+        .err()
+        .expect("start-up refuses the plugin that does not exist");
+    assert!(err.to_string().contains("/nonexistent/"), "{err}");
     assert!(factory.created(Capability::Secret).is_none());
     assert!(factory.created(Capability::Log).is_none());
 }

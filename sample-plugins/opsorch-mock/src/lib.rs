@@ -127,9 +127,17 @@ fn world(config: &Config) -> Result<World> {
     Ok(World::generate(seed_from(config)?))
 }
 
+/// The version the library reports: the crate version, or the value of
+/// `OPSORCH_MOCK_VERSION` when the crate was built with it set (so that
+/// `scripts/swap` can tell builds apart).
+pub const VERSION: &str = match option_env!("OPSORCH_MOCK_VERSION") {
+    Some(v) => v,
+    None => env!("CARGO_PKG_VERSION"),
+};
+
 /// The mock adapter: provider `mock` for every capability.
 pub fn adapter() -> Adapter {
-    Adapter::new("opsorch-mock", env!("CARGO_PKG_VERSION"))
+    Adapter::new("opsorch-mock", VERSION)
         .incident("mock", |c| Ok(incident::MockIncidents::new(world(c)?)))
         .alert("mock", |c| Ok(alert::MockAlerts::new(world(c)?)))
         .log("mock", |c| Ok(log::MockLogs::new(seed_from(c)?)))

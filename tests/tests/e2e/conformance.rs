@@ -1,7 +1,10 @@
 //! Conformance: every method of every capability, end to end over HTTP,
-//! against the mock adapters. Each case runs twice, through both transports:
-//! the stable-ABI library (`libopsorch_mock.so`) and the stdio plugin binary
-//! (`opsorch-mock-plugin`). Both must behave identically.
+//! against the mock adapters. Each case runs through both transports, the
+//! stable-ABI library (`libopsorch_mock.so`) and the stdio plugin binary
+//! (`opsorch-mock-plugin`), and again for the same mock served through the
+//! asynchronous provider traits (`sample-plugins/fixtures/async-mock`:
+//! `libopsorch_async_mock.so`, `opsorch-async-mock-plugin`). All four must
+//! behave identically.
 
 use opsorch_e2e::{binary, Host, TempDir, CAPABILITY_ENV_KEYS as CAPS};
 use serde_json::{json, Value};
@@ -9,14 +12,22 @@ use serde_json::{json, Value};
 enum Transport {
     Library,
     Stdio,
+    AsyncLibrary,
+    AsyncStdio,
 }
 
 fn start(transport: Transport) -> (Host, TempDir) {
     let dir = TempDir::new("conformance");
     let mut env: Vec<(String, String)> = Vec::new();
+    let (library, plugin) = match transport {
+        Transport::Library | Transport::Stdio => ("opsorch_mock", "opsorch-mock-plugin"),
+        Transport::AsyncLibrary | Transport::AsyncStdio => {
+            ("opsorch_async_mock", "opsorch-async-mock-plugin")
+        }
+    };
     match transport {
-        Transport::Library => {
-            dir.add_library("opsorch_mock");
+        Transport::Library | Transport::AsyncLibrary => {
+            dir.add_library(library);
             env.push((
                 "OPSORCH_PLUGIN_DIR".into(),
                 dir.path().display().to_string(),
@@ -25,8 +36,8 @@ fn start(transport: Transport) -> (Host, TempDir) {
                 env.push((format!("OPSORCH_{cap}_PROVIDER"), "mock".into()));
             }
         }
-        Transport::Stdio => {
-            let plugin = binary("opsorch-mock-plugin").display().to_string();
+        Transport::Stdio | Transport::AsyncStdio => {
+            let plugin = binary(plugin).display().to_string();
             for cap in CAPS {
                 env.push((format!("OPSORCH_{cap}_PLUGIN"), plugin.clone()));
             }
@@ -36,7 +47,7 @@ fn start(transport: Transport) -> (Host, TempDir) {
     (Host::start(&env), dir)
 }
 
-/// Runs each case against both transports.
+/// Runs each case against both transports, for both mocks.
 macro_rules! conformance {
     ($($case:ident),* $(,)?) => {
         mod library_transport {
@@ -53,6 +64,24 @@ macro_rules! conformance {
                 #[test]
                 fn $case() {
                     let (host, _dir) = super::start(super::Transport::Stdio);
+                    super::$case(&host);
+                }
+            )*
+        }
+        mod async_library_transport {
+            $(
+                #[test]
+                fn $case() {
+                    let (host, _dir) = super::start(super::Transport::AsyncLibrary);
+                    super::$case(&host);
+                }
+            )*
+        }
+        mod async_stdio_transport {
+            $(
+                #[test]
+                fn $case() {
+                    let (host, _dir) = super::start(super::Transport::AsyncStdio);
                     super::$case(&host);
                 }
             )*

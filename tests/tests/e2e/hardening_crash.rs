@@ -47,6 +47,25 @@ fn stored_seed(file: &Path, key: Option<&SecretKey>) -> Option<u64> {
     choice["config"]["seed"].as_u64()
 }
 
+const QUERY: &str = r#"{"limit":5}"#;
+
+/// Asserts that the incident choice in effect on `host` is the mock with
+/// `seed`: its answer to [`QUERY`] is what the mock with that seed gives
+/// (the mock's world is a pure function of its seed). Leaves that choice
+/// configured.
+fn assert_in_effect(host: &Host, seed: u64, context: &str) {
+    let restored = host.post("/incidents/query", QUERY);
+    assert_eq!(restored.status, 200, "{context}: {}", restored.text());
+    let body = json!({"provider": "mock", "config": {"seed": seed}}).to_string();
+    assert_eq!(host.post("/providers/incident", &body).status, 200);
+    let expected = host.post("/incidents/query", QUERY);
+    assert_eq!(
+        restored.json(),
+        expected.json(),
+        "{context}: the restarted host does not serve seed {seed}"
+    );
+}
+
 /// A small xorshift, seeded from the clock: kill points differ per run.
 struct Jitter(u64);
 impl Jitter {
@@ -87,11 +106,13 @@ fn sigkill_during_provider_configuration_never_corrupts_the_store() {
         if encrypted {
             env.push((KEY_VAR, KEY));
         }
+        let before = (round > 0)
+            .then(|| stored_seed(&file, if encrypted { Some(&key) } else { None }))
+            .flatten();
         let mut host = Host::start(&env);
-        // The previous round's last acknowledged choice is in effect.
-        if round > 0 {
-            let reply = host.post("/incidents/query", r#"{"limit":1}"#);
-            assert_eq!(reply.status, 200, "round {round}: {}", reply.text());
+        // The choice the previous round left in the file is in effect.
+        if let Some(seed) = before {
+            assert_in_effect(&host, seed, &format!("round {round}"));
         }
 
         let last_ack = Arc::new(AtomicU64::new(0));
@@ -159,8 +180,15 @@ fn sigkill_during_provider_configuration_never_corrupts_the_store() {
         ("OPSORCH_SECRET_CONFIG", secret_config.as_str()),
         (KEY_VAR, KEY),
     ]);
-    let reply = host.post("/incidents/query", r#"{"limit":1}"#);
-    assert_eq!(reply.status, 200, "{}", reply.text());
+    let last = stored_seed(&file, Some(&key)).expect("a stored choice");
+    assert_in_effect(&host, last, "last restart");
+    // Two seeds give different answers, so the comparisons above can fail.
+    let answer = |seed: u64| {
+        let body = json!({"provider": "mock", "config": {"seed": seed}}).to_string();
+        assert_eq!(host.post("/providers/incident", &body).status, 200);
+        host.post("/incidents/query", QUERY).json()
+    };
+    assert_ne!(answer(last), answer(last + 1));
     let leftovers: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

@@ -107,6 +107,62 @@ fn chunked_body_growing_past_the_limit_is_413() {
     assert_healthy(&host);
 }
 
+/// A chunked `POST /incidents/query` whose body is valid JSON of exactly
+/// `len` bytes, sent in chunks of the given sizes (the rest in the last).
+fn chunked_query(len: usize, chunks: &[usize]) -> Vec<u8> {
+    let opening = br#"{"limit":1,"query":""#;
+    let closing = br#""}"#;
+    let mut body = opening.to_vec();
+    body.resize(len - closing.len(), b'x');
+    body.extend_from_slice(closing);
+    assert_eq!(body.len(), len);
+    let mut request = head(
+        "POST",
+        "/incidents/query",
+        &[
+            "Content-Type: application/json".into(),
+            "Transfer-Encoding: chunked".into(),
+        ],
+    );
+    let mut rest = &body[..];
+    for &size in chunks.iter().chain(std::iter::once(&usize::MAX)) {
+        let (chunk, after) = rest.split_at(size.min(rest.len()));
+        if !chunk.is_empty() {
+            request.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+            request.extend_from_slice(chunk);
+            request.extend_from_slice(b"\r\n");
+        }
+        rest = after;
+    }
+    request.extend_from_slice(b"0\r\n\r\n");
+    request
+}
+
+#[test]
+fn chunked_bodies_are_held_to_the_limit_to_the_byte() {
+    const LIMIT: usize = 4096;
+    let (host, _libs, _dir) = mock_host(&[("OPSORCH_MAX_BODY_BYTES", "4096")]);
+    // One chunk, many small ones, and a last chunk of one byte.
+    for chunks in [&[][..], &[1000, 1000, 1000, 1000], &[LIMIT - 1]] {
+        let at_limit = exchange(
+            host.addr,
+            &chunked_query(LIMIT, chunks),
+            Duration::from_secs(10),
+        )
+        .expect("an answer at the limit");
+        assert_eq!(at_limit.status, 200, "{chunks:?}: {}", at_limit.text());
+        let over = exchange(
+            host.addr,
+            &chunked_query(LIMIT + 1, chunks),
+            Duration::from_secs(10),
+        )
+        .expect("an answer one byte over the limit");
+        assert_eq!(over.status, 413, "{chunks:?}: {}", over.text());
+        assert_eq!(over.error_code(), "payload_too_large");
+    }
+    assert_healthy(&host);
+}
+
 /// Every malformed body the issue lists, on a query, a create, an update
 /// and the provider API, whose `config` is a free-form object.
 #[test]

@@ -12,6 +12,7 @@
 //! alphabetical order.
 
 mod hardening_support;
+mod ops_support;
 mod prometheus_support;
 mod stdio_support;
 mod upstream_support;
@@ -22,6 +23,11 @@ mod hardening_crash;
 mod hardening_faults;
 mod hardening_input;
 mod library;
+mod ops_admin;
+mod ops_cli;
+mod ops_orphans;
+mod ops_prometheus;
+mod ops_swap;
 mod prometheus;
 mod secrets_canary;
 mod secrets_encryption;

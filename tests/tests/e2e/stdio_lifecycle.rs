@@ -121,3 +121,32 @@ fn sigterm_finishes_calls_in_flight_and_leaves_no_plugin_running() {
         );
     }
 }
+
+#[test]
+fn sigterm_gives_plugins_their_grace_to_finish_after_stdin_closes() {
+    // The plugin takes 500 ms after end of input to finish, then writes a
+    // marker and exits: inside the shutdown grace, so it must not be killed.
+    let dir = TempDir::new("eof-marker");
+    let marker = dir.path().join("marker");
+    let config = serde_json::json!({"eofMarker": marker.to_str().unwrap(), "eofExitDelayMs": 500})
+        .to_string();
+    let faulty = plugin("stdio-faulty");
+    let mut host = Host::start(&[
+        ("OPSORCH_INCIDENT_PLUGIN", &faulty),
+        ("OPSORCH_INCIDENT_CONFIG", &config),
+    ]);
+    expect(&host.get("/incidents/warm"), 200);
+    let plugins = children(host.pid());
+    assert_eq!(plugins.len(), 1, "{plugins:?}");
+    let status = host
+        .terminate(Duration::from_secs(20))
+        .expect("the host did not exit after SIGTERM");
+    assert!(status.success(), "{status:?}");
+    assert_eq!(
+        std::fs::read_to_string(&marker).ok().as_deref(),
+        Some("eof"),
+        "the plugin was killed before it finished; host log:\n{}",
+        host.stderr()
+    );
+    assert!(is_gone(plugins[0]));
+}

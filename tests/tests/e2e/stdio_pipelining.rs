@@ -93,6 +93,34 @@ fn pipelining_can_be_turned_off_for_plugins_that_cannot_read_ahead() {
 }
 
 #[test]
+fn with_pipelining_off_no_request_is_written_before_the_last_was_answered() {
+    // `failOnReadAhead`: the plugin exits without answering when another
+    // request has arrived by the time it answers one.
+    let faulty = plugin("stdio-faulty");
+    let twelve_at_once = |config: &str| {
+        let host = Host::start(&[
+            ("OPSORCH_INCIDENT_PLUGIN", &faulty),
+            ("OPSORCH_INCIDENT_CONFIG", config),
+        ]);
+        let addr = host.addr;
+        in_parallel(12, |i| get(addr, &format!("/incidents/INC-{i}")))
+    };
+    let answers = twelve_at_once(r#"{"pipelining":false,"failOnReadAhead":true}"#);
+    for (i, response) in answers.iter().enumerate() {
+        assert_eq!(expect(response, 200)["id"], format!("INC-{i}"));
+    }
+    // The same plugin, pipelined: it must notice, or the check above could
+    // not fail.
+    let answers = twelve_at_once(r#"{"failOnReadAhead":true}"#);
+    assert!(
+        answers
+            .iter()
+            .any(|r| r.status == 502 && r.error_code() == "plugin_crashed"),
+        "the pipelined plugin never saw a request early"
+    );
+}
+
+#[test]
 fn a_pool_of_three_processes_starts_and_shares_the_calls() {
     let faulty = plugin("stdio-faulty");
     let host = Host::start(&[

@@ -7,19 +7,23 @@
 //! first. Every loop is bounded: by the deadline, the request budget, and a
 //! per-request timeout.
 //!
-//! Non-2xx responses are classified (see [`stats::classify`]): a fault code
-//! on a capability named in `--fault-caps` is *fault*, a `404` for a record
-//! the generator created on such a capability is *lost-state*, anything else
-//! is *unexpected*. Requests without a response (timeouts, resets) and
-//! chain checks that fail (a run not `completed` after completing all its
-//! steps) are unexpected too. The exit status is 1 when anything was
-//! unexpected (or, with `--require-coverage`, a route never answered 2xx),
-//! 2 on a usage error.
+//! Non-2xx responses are classified (see [`stats::classify`] and
+//! [`faults`]): a fault code is *fault* only when it arrived inside a fault
+//! window of its capability (from `--fault-events`, or one of this
+//! generator's own reconfigurations) plus `--fault-grace`; a `404` for a
+//! record the generator created on a capability named in `--fault-caps` is
+//! *lost-state*; anything else is *unexpected*. Requests without a response
+//! (timeouts, resets), chain checks that fail (a run not `completed` after
+//! completing all its steps), and a route of a faulted capability that never
+//! answered 2xx after the capability's last fault are unexpected too. The
+//! exit status is 1 when anything was unexpected (or, with
+//! `--require-coverage`, a route never answered 2xx), 2 on a usage error.
 //!
 //! Output: a human report on stdout, ending with one machine-readable line
 //! `OPSORCH_LOAD requests=… ok=… non2xx=… fault=… lost_state=… unexpected=…
 //! p50_ms=… p99_ms=… rps=…`; `--json FILE` writes the full report as JSON.
 
+mod faults;
 mod http;
 mod mix;
 mod stats;
@@ -36,9 +40,10 @@ use anyhow::{bail, Context};
 use clap::Parser;
 use serde_json::{json, Value};
 
+use crate::faults::{now_ms, parse_events, recovery, slot, Window, Windows};
 use crate::http::Conn;
 use crate::mix::{Cap, Req, Rng, Then};
-use crate::stats::{bump, classify, Class, Stats};
+use crate::stats::{bump, classify, Class, Seen, Stats};
 
 /// Mixed traffic over every OpsOrch route, on loopback, bounded in time and count.
 #[derive(Parser, Debug)]
@@ -63,10 +68,20 @@ struct Args {
     /// Chains that may start at once (3: one of each kind right away).
     #[arg(long, default_value_t = 3)]
     write_burst: u64,
-    /// Capabilities that may see fault codes, and lose created records,
-    /// because faults are injected into them (comma-separated).
+    /// Capabilities that may lose created records because their provider
+    /// is replaced or restarted during the run (comma-separated).
     #[arg(long, value_delimiter = ',', value_parser = parse_cap)]
     fault_caps: Vec<Cap>,
+    /// File the fault injector appends its events to, read at the end of
+    /// the run: `<unix seconds> <capability> start|end|kill` per line (see
+    /// `src/faults.rs`). Fault codes count as faults only inside these
+    /// windows (plus `--fault-grace`). Must exist when the run ends.
+    #[arg(long)]
+    fault_events: Option<PathBuf>,
+    /// How long after a fault window closes its fault codes still count as
+    /// caused by it (calls that were in flight, a plugin restarting).
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    fault_grace: Duration,
     /// Reconfigure a capability through `POST /providers/{cap}` while the
     /// load runs: `CAP=JSON` (e.g. `services={"provider":"mock"}`). The
     /// capability is treated as one whose records may be lost.
@@ -135,7 +150,7 @@ struct Shared {
     deadline: Instant,
     /// Extra `Authorization` header line, or empty.
     auth: String,
-    /// Capabilities whose faults (and lost records) are expected.
+    /// Capabilities whose lost records are expected.
     faulted: BTreeSet<Cap>,
     /// Requests claimed so far (bounded by `--max-requests`).
     claimed: AtomicU64,
@@ -263,14 +278,23 @@ async fn exchange(
     None
 }
 
-/// Records a response; returns whether it was 2xx.
-fn record(shared: &Shared, stats: &mut Stats, req: &Req, response: &http::Response) -> bool {
+/// Records a response to a request sent at `sent_ms` (wall clock); returns
+/// whether it was 2xx.
+fn record(
+    shared: &Shared,
+    stats: &mut Stats,
+    req: &Req,
+    response: &http::Response,
+    sent_ms: u64,
+) -> bool {
     stats.served += 1;
     shared.served.fetch_add(1, Ordering::Relaxed);
     *stats.statuses.entry(response.status).or_default() += 1;
     let route = stats.routes.entry(req.route).or_default();
     if (200..300).contains(&response.status) {
         route.0 += 1;
+        let last = stats.last_ok_sent.entry(req.route).or_default();
+        *last = (*last).max(sent_ms);
         return true;
     }
     route.1 += 1;
@@ -278,15 +302,27 @@ fn record(shared: &Shared, stats: &mut Stats, req: &Req, response: &http::Respon
         .ok()
         .and_then(|v| v["code"].as_str().map(str::to_string))
         .unwrap_or_else(|| "-".into());
-    let class = classify(
+    let class = match classify(
         shared.faulted.contains(&req.cap),
         req.created,
         response.status,
         &code,
-    );
-    if class == Class::Unexpected {
-        shared.unexpected.fetch_add(1, Ordering::Relaxed);
-    }
+    ) {
+        Seen::Held => {
+            *stats
+                .held
+                .entry((req.route, req.cap, response.status, code))
+                .or_default()
+                .entry(slot(now_ms()))
+                .or_default() += 1;
+            return false;
+        }
+        Seen::LostState => Class::LostState,
+        Seen::Unexpected => {
+            shared.unexpected.fetch_add(1, Ordering::Relaxed);
+            Class::Unexpected
+        }
+    };
     *stats
         .errors
         .entry((class, req.route, req.cap, response.status, code))
@@ -312,11 +348,12 @@ async fn connection(shared: Arc<Shared>, index: usize) -> Stats {
             cycle += 1;
             mix::stateless(cycle, index, &mut rng)
         };
+        let sent_ms = now_ms();
         let Some(response) = exchange(&shared, &mut conn, &mut stats, &req).await else {
             queue.clear();
             continue;
         };
-        if !record(&shared, &mut stats, &req, &response) {
+        if !record(&shared, &mut stats, &req, &response, sent_ms) {
             // The chain cannot go on without this step.
             queue.clear();
             continue;
@@ -358,8 +395,13 @@ async fn reconfigure(shared: Arc<Shared>, cap: Cap, path: String, body: String) 
         if !shared.running() || !shared.claim_request() {
             break;
         }
-        if let Some(response) = exchange(&shared, &mut conn, &mut stats, &req).await {
-            record(&shared, &mut stats, &req, &response);
+        let sent_ms = now_ms();
+        let response = exchange(&shared, &mut conn, &mut stats, &req).await;
+        // The provider may be swapped from the moment the request is sent
+        // until it is answered (or, without an answer, until now).
+        stats.reconfigured.push((sent_ms, now_ms()));
+        if let Some(response) = response {
+            record(&shared, &mut stats, &req, &response, sent_ms);
         }
     }
     stats
@@ -527,6 +569,11 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     }
     let mut faulted: BTreeSet<Cap> = args.fault_caps.iter().copied().collect();
     let mut routes: Vec<(&str, Cap)> = mix::ROUTES.to_vec();
+    let reconfigured_cap = args
+        .reconfigure
+        .as_deref()
+        .and_then(|spec| spec.split_once('='))
+        .and_then(|(name, _)| Cap::parse(name));
     let reconfigure_plan = match &args.reconfigure {
         None => None,
         Some(spec) => {
@@ -580,6 +627,33 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         total.merge(&task.await.context("connection task")?);
     }
     let elapsed = started.elapsed();
+
+    // Judge the fault codes against the windows, and check recovery.
+    let grace_ms = u64::try_from(shared.args.fault_grace.as_millis()).unwrap_or(u64::MAX);
+    let injected = match &shared.args.fault_events {
+        None => Vec::new(),
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading the fault events {}", path.display()))?;
+            parse_events(&text).with_context(|| format!("in {}", path.display()))?
+        }
+    };
+    let injected = Windows::new(injected, grace_ms);
+    let mut windows = injected.clone();
+    if let Some(cap) = reconfigured_cap {
+        for &(from_ms, to_ms) in &total.reconfigured {
+            windows.add(Window {
+                cap,
+                from_ms,
+                to_ms: Some(to_ms),
+            });
+        }
+    }
+    total.judge(&windows);
+    let not_recovered = recovery(&injected, &mix::stateless_routes(), &total.last_ok_sent);
+    for missing in &not_recovered {
+        bump(&mut total.checks, format!("not recovered: {missing}"));
+    }
     stopper.abort();
     if let Some(p) = progress {
         p.abort();

@@ -267,6 +267,22 @@ pub const STATELESS: usize = 29;
 /// response; other cycles send `GET /health` in its place.
 const OPENAPI_EVERY: usize = 16;
 
+/// Every route the stateless cycle sends, with its capability, in the
+/// order of first appearance. Every connection sends each of them every
+/// [`STATELESS`] requests (`GET /openapi.json` less often), so after a fault
+/// each of them should answer 2xx again within a few cycles.
+pub fn stateless_routes() -> Vec<(&'static str, Cap)> {
+    let mut rng = Rng::new(1);
+    let mut routes: Vec<(&'static str, Cap)> = Vec::new();
+    for i in 0..STATELESS * OPENAPI_EVERY {
+        let req = stateless(i, 0, &mut rng);
+        if !routes.iter().any(|(r, _)| *r == req.route) {
+            routes.push((req.route, req.cap));
+        }
+    }
+    routes
+}
+
 /// The `i`-th stateless request; `conn` keys the values a connection writes.
 pub fn stateless(i: usize, conn: usize, rng: &mut Rng) -> Req {
     use Cap::Meta;
@@ -676,6 +692,16 @@ mod tests {
         for cap in std::iter::once(Cap::Meta).chain(routed) {
             assert!(ROUTES.iter().any(|(_, c)| *c == cap), "{cap}");
         }
+    }
+
+    #[test]
+    fn stateless_routes_cover_every_routed_capability() {
+        let routes = stateless_routes();
+        for cap in Capability::ROUTED.into_iter().map(Cap::Of) {
+            assert!(routes.iter().any(|(_, c)| *c == cap), "{cap}");
+        }
+        assert!(routes.contains(&("GET /openapi.json", Cap::Meta)));
+        assert!(!routes.iter().any(|(r, _)| *r == "POST /incidents"));
     }
 
     #[test]

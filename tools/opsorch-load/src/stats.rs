@@ -4,11 +4,14 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::faults::Windows;
 use crate::mix::Cap;
 
 /// Error codes the injected faults produce (README.md "HTTP API", `host/src/transports/stdio`,
 /// `sample-plugins/fixtures/faulty`). `unsupported` is what the faulty
 /// library's providers answer for the methods they do not implement.
+/// Answers with these codes are held back and judged at the end of the run
+/// against the fault windows (see [`crate::faults`]).
 pub const FAULT_CODES: &[&str] = &[
     "adapter_panic",
     "upstream_error",
@@ -20,10 +23,10 @@ pub const FAULT_CODES: &[&str] = &[
     "plugin_bad_output",
 ];
 
-/// How a non-2xx response is accounted for.
+/// How a non-2xx response is accounted for in the report.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Class {
-    /// A fault code on a capability that had faults injected.
+    /// A fault code on a capability, inside one of its fault windows.
     Fault,
     /// `404 not_found` for a record this generator created, on a capability
     /// whose provider was replaced or restarted (a fresh mock starts from
@@ -43,17 +46,33 @@ impl Class {
     }
 }
 
-/// Classifies a non-2xx response. `faulted` is whether faults were injected
-/// into (or the provider replaced for) the request's capability.
-pub fn classify(faulted: bool, created: bool, status: u16, code: &str) -> Class {
-    if faulted && FAULT_CODES.contains(&code) {
-        Class::Fault
+/// What is known about a non-2xx response when it arrives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Seen {
+    /// A fault code: a fault or not depending on when it came (judged at
+    /// the end, [`Stats::judge`]).
+    Held,
+    /// See [`Class::LostState`].
+    LostState,
+    /// See [`Class::Unexpected`].
+    Unexpected,
+}
+
+/// Classifies a non-2xx response as it arrives. `faulted` is whether the
+/// request's capability may lose records (faults are injected into it, or
+/// its provider is replaced).
+pub fn classify(faulted: bool, created: bool, status: u16, code: &str) -> Seen {
+    if FAULT_CODES.contains(&code) {
+        Seen::Held
     } else if faulted && created && status == 404 && code == "not_found" {
-        Class::LostState
+        Seen::LostState
     } else {
-        Class::Unexpected
+        Seen::Unexpected
     }
 }
+
+/// Which answers [`Stats::held`] counts together.
+pub type HeldKey = (&'static str, Cap, u16, String);
 
 /// Log-linear latency histogram in microseconds: exact below 64 µs, then 32
 /// sub-buckets per power of two (about 3% resolution).
@@ -147,6 +166,15 @@ pub struct Stats {
     pub routes: BTreeMap<&'static str, (u64, u64)>,
     /// Non-2xx by (class, route, capability, status, code).
     pub errors: BTreeMap<(Class, &'static str, Cap, u16, String), u64>,
+    /// Fault-coded answers not judged yet: per (route, capability, status,
+    /// code), a count per time slot ([`crate::faults::slot`]).
+    pub held: BTreeMap<HeldKey, BTreeMap<u64, u64>>,
+    /// Per route: when the latest request that got a 2xx was sent, in ms
+    /// since the Unix epoch.
+    pub last_ok_sent: BTreeMap<&'static str, u64>,
+    /// Reconfigurations made by this generator: when each was sent and
+    /// when it was answered (ms since the Unix epoch).
+    pub reconfigured: Vec<(u64, u64)>,
     /// Requests without a response: connect failures, timeouts, I/O and
     /// protocol errors, by description.
     pub transport: BTreeMap<String, u64>,
@@ -176,6 +204,17 @@ impl Stats {
         for (k, v) in &other.errors {
             *self.errors.entry(k.clone()).or_default() += v;
         }
+        for (k, slots) in &other.held {
+            let mine = self.held.entry(k.clone()).or_default();
+            for (slot, n) in slots {
+                *mine.entry(*slot).or_default() += n;
+            }
+        }
+        for (route, sent) in &other.last_ok_sent {
+            let mine = self.last_ok_sent.entry(route).or_default();
+            *mine = (*mine).max(*sent);
+        }
+        self.reconfigured.extend_from_slice(&other.reconfigured);
         for (k, v) in &other.transport {
             *self.transport.entry(k.clone()).or_default() += v;
         }
@@ -186,6 +225,24 @@ impl Stats {
         self.connects += other.connects;
         self.chains_started += other.chains_started;
         self.chains_finished += other.chains_finished;
+    }
+
+    /// Moves every held answer into [`Stats::errors`]: a fault when its
+    /// time slot overlaps a window of its capability, unexpected otherwise.
+    pub fn judge(&mut self, windows: &Windows) {
+        for ((route, cap, status, code), slots) in std::mem::take(&mut self.held) {
+            for (slot, n) in slots {
+                let class = if windows.covers(cap, slot) {
+                    Class::Fault
+                } else {
+                    Class::Unexpected
+                };
+                *self
+                    .errors
+                    .entry((class, route, cap, status, code.clone()))
+                    .or_default() += n;
+            }
+        }
     }
 
     pub fn count_class(&self, class: Class) -> u64 {
@@ -252,13 +309,45 @@ mod tests {
 
     #[test]
     fn classification() {
-        assert_eq!(classify(true, false, 502, "adapter_panic"), Class::Fault);
-        assert_eq!(
-            classify(false, false, 502, "adapter_panic"),
-            Class::Unexpected
+        // Fault codes wait for the windows, wherever they come from.
+        assert_eq!(classify(true, false, 502, "adapter_panic"), Seen::Held);
+        assert_eq!(classify(false, false, 502, "plugin_crashed"), Seen::Held);
+        assert_eq!(classify(true, true, 404, "not_found"), Seen::LostState);
+        assert_eq!(classify(true, false, 404, "not_found"), Seen::Unexpected);
+        assert_eq!(classify(false, true, 404, "not_found"), Seen::Unexpected);
+        assert_eq!(classify(true, true, 400, "bad_request"), Seen::Unexpected);
+    }
+
+    #[test]
+    fn held_answers_are_faults_only_inside_a_window() {
+        use crate::faults::{slot, Window};
+        use opsorch_plugin_api::methods::Capability;
+        let alert = Cap::Of(Capability::Alert);
+        let key = (
+            "POST /alerts/query",
+            alert,
+            502,
+            "upstream_error".to_string(),
         );
-        assert_eq!(classify(true, true, 404, "not_found"), Class::LostState);
-        assert_eq!(classify(true, false, 404, "not_found"), Class::Unexpected);
-        assert_eq!(classify(true, true, 400, "bad_request"), Class::Unexpected);
+        let mut stats = Stats::default();
+        let slots = stats.held.entry(key.clone()).or_default();
+        slots.insert(slot(10_500), 7); // inside
+        slots.insert(slot(12_500), 2); // in the grace
+        slots.insert(slot(30_000), 3); // long after: the capability stayed dead
+        let mut other = Stats::default();
+        other.held.entry(key).or_default().insert(slot(10_500), 1);
+        stats.merge(&other);
+        stats.judge(&Windows::new(
+            vec![Window {
+                cap: alert,
+                from_ms: 10_000,
+                to_ms: Some(12_000),
+            }],
+            1_000,
+        ));
+        assert!(stats.held.is_empty());
+        assert_eq!(stats.count_class(Class::Fault), 10);
+        assert_eq!(stats.count_class(Class::Unexpected), 3);
+        assert_eq!(stats.unexpected(), 3);
     }
 }

@@ -2,6 +2,8 @@
 //! provider-configuration API and the meta routes (`/`, `/health`,
 //! `/openapi.json`) have their own small modules.
 
+mod body_rules;
+pub mod capabilities;
 mod meta;
 pub(crate) mod providers;
 mod reply;
@@ -9,16 +11,18 @@ pub mod table;
 
 pub use providers::ProviderConfigInput;
 
-use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, MatchedPath, Path, Request, State};
 use axum::response::Response;
 use axum::routing::{get, patch, post, MethodRouter};
 use axum::Router;
 use bytes::Bytes;
+use std::sync::Arc;
 
 use crate::http::error::ApiError;
 use crate::http::extract::read_body;
 use crate::providers::seam::call_normalised;
 use crate::providers::state::AppState;
+use body_rules::BodyRules;
 use reply::{json_response, STATUS_OK};
 use table::{Http, Reply, Route, RouteInput, ROUTES};
 
@@ -35,20 +39,36 @@ pub fn router(state: AppState) -> Router {
     // extension.
     router
         .merge(providers::router())
+        .merge(capabilities::router())
         .layer(DefaultBodyLimit::max(max_body))
         .merge(meta::router())
+        // Only matched routes: their template reaches the gate's metrics.
+        .route_layer(axum::middleware::from_fn(mark_route))
         .fallback(not_found)
         .method_not_allowed_fallback(not_found)
         .with_state(state)
 }
 
 fn method_router(route: &'static Route) -> MethodRouter<AppState> {
-    let handler = move |State(state): State<AppState>, req: Request| dispatch(route, state, req);
+    let rules = route.body.map(|schema| Arc::new(BodyRules::new(schema)));
+    let handler = move |State(state): State<AppState>, req: Request| {
+        dispatch(route, rules.clone(), state, req)
+    };
     match route.http {
         Http::Get => get(handler),
         Http::Post => post(handler),
         Http::Patch => patch(handler),
     }
+}
+
+/// Puts the matched route's template on the response, for the request
+/// gate's metrics (which sees the response, not the routing).
+async fn mark_route(path: MatchedPath, req: Request, next: axum::middleware::Next) -> Response {
+    let mut response = next.run(req).await;
+    if crate::metrics::recording().is_some() {
+        response.extensions_mut().insert(path);
+    }
+    response
 }
 
 async fn not_found() -> ApiError {
@@ -59,6 +79,7 @@ async fn not_found() -> ApiError {
 /// payload, call, shape the reply.
 async fn dispatch(
     route: &'static Route,
+    rules: Option<Arc<BodyRules>>,
     state: AppState,
     req: Request,
 ) -> Result<Response, ApiError> {
@@ -76,6 +97,10 @@ async fn dispatch(
         body,
     };
     let payload = (route.payload)(&input)?;
+    // What the document publishes beyond types: required, not blank, ranges.
+    if let Some(rules) = rules {
+        rules.check(&input.body)?;
+    }
     let result = call_normalised(provider.as_ref(), route.method, payload).await?;
     let body = match route.reply {
         Reply::Raw(_) => result.into_bytes(),

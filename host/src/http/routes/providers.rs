@@ -33,10 +33,15 @@ pub fn router() -> Router<AppState> {
 pub struct ProviderConfigInput {
     /// A registered provider name (required, even with `plugin`).
     #[serde(default)]
+    #[schema(
+        required = true,
+        min_length = 1,
+        pattern = r"[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub provider: String,
     /// Passed to the provider; stored in the secret provider.
     #[serde(default)]
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub config: Option<Map<String, Value>>,
     /// Path of a stdio plugin executable; wins over `provider`.
     #[serde(default)]

@@ -431,7 +431,9 @@ mod tests {
         for (i, call) in calls.into_iter().enumerate() {
             assert_eq!(call.await.unwrap().unwrap(), i as u32 * 2);
         }
-        assert!(pool.threads() >= 1);
+        // A burst may wait in the queue (a loaded machine can hold the
+        // thread back), which grows the pool, but never past the CPUs.
+        assert!(pool.threads() <= cpus(), "{} threads", pool.threads());
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

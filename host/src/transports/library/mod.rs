@@ -39,6 +39,7 @@ use opsorch_plugin_api::protocol::Manifest;
 use opsorch_plugin_api::ErrorKind;
 use serde_json::{Map, Value};
 
+use crate::providers::seam::Origin;
 use crate::providers::seam::{
     current_call, BuildError, Json, Provider, ProviderError, ProviderFactory, ProviderFuture,
     ProviderRegistry,
@@ -228,6 +229,20 @@ pub fn library_files(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
 /// Loads every library in `dirs` and registers its providers. Every failure
 /// is collected; the error lists each failing file with its reason.
 pub fn register_libraries(dirs: &[PathBuf], registry: &mut ProviderRegistry) -> anyhow::Result<()> {
+    let failures = register_libraries_collecting(dirs, registry);
+    if failures.is_empty() {
+        return Ok(());
+    }
+    let lines: Vec<String> = failures.iter().map(|f| f.to_string()).collect();
+    anyhow::bail!("cannot load adapter libraries: {}", lines.join("; "))
+}
+
+/// Loads every library in `dirs` and registers its providers; returns
+/// each failing file (or directory) with its reason.
+pub fn register_libraries_collecting(
+    dirs: &[PathBuf],
+    registry: &mut ProviderRegistry,
+) -> Vec<LoadError> {
     let mut failures: Vec<LoadError> = Vec::new();
     let mut owners: Vec<((Capability, String), PathBuf)> = Vec::new();
     for dir in dirs {
@@ -273,13 +288,17 @@ pub fn register_libraries(dirs: &[PathBuf], registry: &mut ProviderRegistry) -> 
                 providers = library.manifest.providers.len(),
                 "loaded adapter library"
             );
+            if let Some(m) = crate::metrics::recording() {
+                m.library_loaded(crate::metrics::LibraryLabels {
+                    library: library.manifest.name.clone(),
+                    version: library.manifest.version.clone(),
+                    interface_version: library.manifest.interface_version.clone(),
+                    file: library.path.display().to_string(),
+                });
+            }
         }
     }
-    if failures.is_empty() {
-        return Ok(());
-    }
-    let lines: Vec<String> = failures.iter().map(|f| f.to_string()).collect();
-    anyhow::bail!("cannot load adapter libraries: {}", lines.join("; "))
+    failures
 }
 
 /// Builds providers of one (capability, name) pair of a library.
@@ -324,6 +343,15 @@ impl ProviderFactory for LibraryFactory {
             object: Arc::new(object),
             pool: CallPool::new(&self.library.manifest.name),
         }))
+    }
+
+    fn origin(&self) -> Origin {
+        Origin::Library {
+            file: self.library.path.clone(),
+            name: self.library.manifest.name.clone(),
+            version: self.library.manifest.version.clone(),
+            interface_version: self.library.manifest.interface_version.clone(),
+        }
     }
 }
 
@@ -471,13 +499,17 @@ pub const ADAPTER_UNAVAILABLE: &str = "adapter_unavailable";
 /// Adapter log lines, tagged with the adapter's name.
 extern "C" fn host_log(level: LogLevel, adapter: RStr<'_>, message: RStr<'_>) {
     let adapter = adapter.as_str();
-    let message = message.as_str();
+    // Lines logged during an asynchronous call start with its request id.
+    let (request_id, message) = match message.as_str().strip_prefix("request_id=") {
+        Some(rest) => rest.split_once(' ').unwrap_or((rest, "")),
+        None => ("", message.as_str()),
+    };
     match level {
-        LogLevel::Error => tracing::error!(target: "adapter", adapter, "{message}"),
-        LogLevel::Warn => tracing::warn!(target: "adapter", adapter, "{message}"),
-        LogLevel::Info => tracing::info!(target: "adapter", adapter, "{message}"),
-        LogLevel::Debug => tracing::debug!(target: "adapter", adapter, "{message}"),
-        LogLevel::Trace => tracing::trace!(target: "adapter", adapter, "{message}"),
+        LogLevel::Error => tracing::error!(target: "adapter", adapter, request_id, "{message}"),
+        LogLevel::Warn => tracing::warn!(target: "adapter", adapter, request_id, "{message}"),
+        LogLevel::Info => tracing::info!(target: "adapter", adapter, request_id, "{message}"),
+        LogLevel::Debug => tracing::debug!(target: "adapter", adapter, request_id, "{message}"),
+        LogLevel::Trace => tracing::trace!(target: "adapter", adapter, request_id, "{message}"),
     }
 }
 

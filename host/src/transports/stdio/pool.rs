@@ -7,7 +7,7 @@
 //! first call starts the whole pool and a crashed member is replaced without
 //! waiting for the others to be busy.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -17,7 +17,8 @@ use tokio::time::Instant;
 use super::live::{Live, SpawnError};
 use super::process::{CallError, Ending, PluginProcess, PluginSpec};
 use super::wire;
-use crate::providers::seam::{Json, Provider, ProviderError, ProviderFuture};
+use crate::metrics::{self, PluginEvent};
+use crate::providers::seam::{Json, ProcessStatus, Provider, ProviderError, ProviderFuture};
 
 /// The first restart after a failure is immediate; consecutive failures
 /// without a healthy run in between wait this long, doubling each time…
@@ -47,6 +48,8 @@ struct Slot {
     failures: u32,
     /// No start before this instant (backing off).
     retry_at: Option<Instant>,
+    /// The last process failed: the next start is a restart.
+    replacing: bool,
 }
 
 /// The [`Provider`] of a capability served by a stdio plugin.
@@ -55,6 +58,8 @@ pub(crate) struct PluginPool {
     live: Arc<Live>,
     slots: Vec<Mutex<Slot>>,
     cursor: AtomicUsize,
+    /// Processes started to replace a failed one.
+    restarts: AtomicU64,
 }
 
 impl PluginPool {
@@ -64,6 +69,7 @@ impl PluginPool {
             live,
             slots: (0..processes.max(1)).map(|_| Mutex::default()).collect(),
             cursor: AtomicUsize::new(0),
+            restarts: AtomicU64::new(0),
         }
     }
 
@@ -112,6 +118,18 @@ impl PluginPool {
             Ok(process) => {
                 let process = Arc::new(process);
                 slot.process = Some(process.clone());
+                let restart = std::mem::take(&mut slot.replacing);
+                if restart {
+                    self.restarts.fetch_add(1, Ordering::Relaxed);
+                }
+                if let Some(m) = metrics::recording() {
+                    let plugin: Arc<str> = self.spec.shown_path().into();
+                    let cap = self.spec.capability.name();
+                    m.plugin_event(cap, plugin.clone(), PluginEvent::Start);
+                    if restart {
+                        m.plugin_event(cap, plugin, PluginEvent::Restart);
+                    }
+                }
                 Ok(process)
             }
             Err(SpawnError::ShuttingDown) => Err(unavailable("the host is shutting down")),
@@ -129,6 +147,7 @@ impl PluginPool {
 
     /// Counts a process that ended towards the slot's crash-loop backoff.
     fn account(&self, slot: &mut Slot, ending: Ending) {
+        slot.replacing = ending.death.is_failure();
         if !ending.death.is_failure() {
             slot.failures = 0;
             slot.retry_at = None;
@@ -171,8 +190,7 @@ impl PluginPool {
         ))
     }
 
-    /// The pids of the running processes (for tests and diagnostics).
-    #[cfg(test)]
+    /// The pids of the running processes.
     pub fn pids(&self) -> Vec<u32> {
         self.slots
             .iter()
@@ -190,6 +208,13 @@ impl PluginPool {
 impl Provider for PluginPool {
     fn call(&self, method: Method, payload: String) -> ProviderFuture<'_> {
         Box::pin(self.dispatch(method, payload))
+    }
+
+    fn processes(&self) -> Option<ProcessStatus> {
+        Some(ProcessStatus {
+            pids: self.pids(),
+            restarts: self.restarts.load(Ordering::Relaxed),
+        })
     }
 }
 

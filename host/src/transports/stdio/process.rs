@@ -33,6 +33,7 @@ use tokio::time::Instant;
 
 use super::executable::Executable;
 use super::wire::{self, LineRead, Parsed};
+use crate::metrics::{self, PluginEvent};
 use crate::providers::seam::ProviderError;
 
 /// How long a stopping plugin gets between stdin closing and SIGKILL.
@@ -216,6 +217,18 @@ impl Shared {
             state.death = Some((death.clone(), Instant::now()));
             std::mem::take(&mut state.pending)
         };
+        let event = match death {
+            Death::Exited(_) | Death::BadOutput(_) => Some(PluginEvent::Crash),
+            Death::TimedOut(_) => Some(PluginEvent::Timeout),
+            Death::Stopped => None,
+        };
+        if let (Some(event), Some(m)) = (event, metrics::recording()) {
+            m.plugin_event(
+                self.spec.capability.name(),
+                self.spec.shown_path().into(),
+                event,
+            );
+        }
         self.phase.send_replace(Phase::Dead);
         let mut head = head;
         for waiter in drained {
@@ -371,7 +384,6 @@ impl PluginProcess {
         ))
     }
 
-    #[cfg(test)]
     pub fn pid(&self) -> u32 {
         self.shared.pid
     }
@@ -479,6 +491,30 @@ fn spawn_child(spec: &PluginSpec) -> std::io::Result<Child> {
         // Second line of defence: if the supervisor is dropped without
         // reaping (runtime torn down), the process is killed.
         .kill_on_drop(true);
+    // Third: a host killed with SIGKILL reaps nothing and closes stdin
+    // only for plugins that read it; the kernel kills the plugin when the
+    // host's thread that started it dies. Tokio's worker threads live as
+    // long as the runtime, and plugins are started from them.
+    #[cfg(target_os = "linux")]
+    {
+        let host = std::process::id();
+        // SAFETY: the closure runs in the child between fork and exec, where
+        // only async-signal-safe calls are allowed: it makes two system
+        // calls (prctl through rustix, getppid) and allocates nothing.
+        unsafe {
+            command.pre_exec(move || {
+                rustix::process::set_parent_process_death_signal(Some(
+                    rustix::process::Signal::KILL,
+                ))?;
+                // The host may have died before the signal was armed.
+                if rustix::process::getppid().map(|p| p.as_raw_nonzero().get() as u32) != Some(host)
+                {
+                    return Err(std::io::Error::other("the host exited"));
+                }
+                Ok(())
+            });
+        }
+    }
     // The plugin inherits the host's environment, as under the Go host,
     // except the host's own secrets and every capability's config.
     for (name, _) in std::env::vars_os() {

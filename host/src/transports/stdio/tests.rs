@@ -313,3 +313,52 @@ done"#,
     assert_eq!(get(&pool, "b").await.unwrap()["payload"]["id"], "b");
     assert_eq!(pool.pids(), pid, "the process was kept");
 }
+
+/// Answers lock-step, and cannot read ahead: when another request is
+/// already waiting by the time it answers one, it exits with status 4
+/// without answering.
+const NO_READ_AHEAD: &str = r#"while IFS= read -r line; do
+  sleep 0.1
+  if timeout 0.1 sh -c 'IFS= read -r next'; then echo "read ahead" >&2; exit 4; fi
+  printf '{"result":%s}\n' "$line"
+done"#;
+
+/// Five calls at once to a pool configured as `config`; their results.
+async fn five_at_once(p: &Plugin, config: Value) -> Vec<Result<Value, ProviderError>> {
+    let pool = Arc::new(p.pool(config));
+    let calls: Vec<_> = (0..5)
+        .map(|i| {
+            let pool = pool.clone();
+            tokio::spawn(async move { get(&pool, &format!("id-{i}")).await })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for call in calls {
+        results.push(call.await.unwrap());
+    }
+    results
+}
+
+#[tokio::test]
+async fn lockstep_mode_writes_no_request_before_the_last_was_answered() {
+    // The probe is off, so every line the plugin reads is a call.
+    let p = plugin(NO_READ_AHEAD);
+    let answers = five_at_once(
+        &p,
+        json!({"pipelining": false, "pluginInfo": false, "pluginTimeoutMs": 10000}),
+    )
+    .await;
+    for (i, answer) in answers.into_iter().enumerate() {
+        let answer = answer.unwrap_or_else(|e| panic!("call {i}: {e}"));
+        assert_eq!(answer["payload"]["id"], format!("id-{i}"));
+    }
+    // The same plugin, pipelined: it sees the second request early and
+    // dies, so the check above can fail.
+    let answers = five_at_once(&p, json!({"pluginInfo": false, "pluginTimeoutMs": 10000})).await;
+    assert!(
+        answers
+            .iter()
+            .any(|a| a.as_ref().is_err_and(|e| e.code == "plugin_crashed")),
+        "{answers:?}"
+    );
+}

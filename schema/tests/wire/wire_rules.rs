@@ -287,3 +287,22 @@ fn request_bodies_may_leave_fields_out() {
     let message: Message = serde_json::from_value(json!({"channel": "#ops"})).unwrap();
     assert_eq!(message.body, "");
 }
+
+/// JSON Schema's `integer` (what the document publishes) includes `25.0`.
+#[test]
+fn integers_may_be_written_as_whole_floats() {
+    let query: IncidentQuery = serde_json::from_str(r#"{"limit": 25.0}"#).unwrap();
+    assert_eq!(query.limit, 25);
+    let query: IncidentQuery = serde_json::from_str(r#"{"limit": 1e2}"#).unwrap();
+    assert_eq!(query.limit, 100);
+    let metric: MetricQuery = serde_json::from_str(r#"{"step": 60.0}"#).unwrap();
+    assert_eq!(metric.step, 60);
+    for bad in ["-1.0", "0.5", "4294967296.0", "null"] {
+        let doc = format!(r#"{{"limit": {bad}}}"#);
+        assert!(
+            serde_json::from_str::<IncidentQuery>(&doc).is_err(),
+            "{bad}"
+        );
+    }
+    assert!(serde_json::from_str::<MetricQuery>(r#"{"step": 18446744073709551616.0}"#).is_err());
+}
