@@ -57,15 +57,7 @@ pub fn check(http: &HttpSettings, headers: &HeaderMap) -> Result<(), BrowserRefu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::http::HeaderValue;
-
-    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.insert(*k, HeaderValue::from_str(v).unwrap());
-        }
-        h
-    }
+    use crate::http::context::headers;
 
     fn http(cors_origin: &str, allowed_hosts: &[&str], check_host: bool) -> HttpSettings {
         HttpSettings {
