@@ -15,8 +15,11 @@
 //! | connection refused or reset, TLS failure, not HTTP | `Unavailable` (`upstream_unavailable`) | 502 |
 //! | answer larger than the limit, or invalid JSON | `Upstream` (`upstream_error`) | 502 |
 //!
-//! Error messages name the method, host and path of the request, never its
-//! query string, credentials or the upstream's body.
+//! Error messages name the method and origin (`scheme://host[:port]`) of the
+//! request, never its path, query string, credentials or the upstream's
+//! body: error messages reach API clients and logs, and some vendors put a
+//! secret in the path (a chat webhook's token). Log the endpoint yourself
+//! if you need it.
 //!
 //! ```no_run
 //! # async fn example(context: &opsorch_plugin_api::CallContext) -> opsorch_plugin_api::Result<()> {
@@ -513,13 +516,14 @@ fn transport_error(what: &str, error: &hyper_util::client::legacy::Error) -> Err
     Error::unavailable(format!("{what}: {reason}"))
 }
 
-/// `scheme://host[:port]/path`, without credentials or query.
+/// `scheme://host[:port]`: no credentials, no path (it may hold a token,
+/// as webhook URLs do), no query.
 fn describe_uri(uri: &Uri) -> String {
     let scheme = uri.scheme_str().unwrap_or("http");
     let host = uri.host().unwrap_or("");
     match uri.port_u16() {
-        Some(port) => format!("{scheme}://{host}:{port}{}", uri.path()),
-        None => format!("{scheme}://{host}{}", uri.path()),
+        Some(port) => format!("{scheme}://{host}:{port}"),
+        None => format!("{scheme}://{host}"),
     }
 }
 
@@ -546,11 +550,60 @@ mod tests {
     }
 
     #[test]
-    fn messages_drop_credentials_and_queries() {
+    fn messages_drop_credentials_paths_and_queries() {
         let uri: Uri = "https://user:pw@api.example.com:8443/v1/x?token=secret"
             .parse()
             .unwrap();
-        assert_eq!(describe_uri(&uri), "https://api.example.com:8443/v1/x");
+        assert_eq!(describe_uri(&uri), "https://api.example.com:8443");
+        let uri: Uri = "https://hooks.example/services/T0/B0/s3cr3t"
+            .parse()
+            .unwrap();
+        assert_eq!(describe_uri(&uri), "https://hooks.example");
+    }
+
+    /// Every error a request can end in names the origin only: a webhook
+    /// whose token is its path never shows the token.
+    #[test]
+    fn request_errors_never_show_the_path() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        // Answers 401 to the first request, then nothing listens any more.
+        let server = std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(
+                b"HTTP/1.1 401 Unauthorized\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+            );
+        });
+        let client = HttpClient::builder().build().unwrap();
+        let url = format!("http://127.0.0.1:{port}/hooks/T0/s3cr3t?sig=abc");
+        let context = CallContext::new();
+        let runtime = crate::runtime::handle().unwrap();
+        let refused = runtime
+            .block_on(client.get(&url).send(&context))
+            .unwrap_err();
+        server.join().unwrap();
+        assert_eq!(refused.kind(), crate::ErrorKind::UpstreamAuth, "{refused}");
+        let unreachable = runtime
+            .block_on(client.get(&url).send(&context))
+            .unwrap_err();
+        assert_eq!(
+            unreachable.kind(),
+            crate::ErrorKind::Unavailable,
+            "{unreachable}"
+        );
+        for error in [refused, unreachable] {
+            let message = error.message();
+            assert!(
+                message.contains(&format!("http://127.0.0.1:{port}")),
+                "{message}"
+            );
+            for secret in ["/hooks", "s3cr3t", "sig=abc"] {
+                assert!(!message.contains(secret), "{message} shows {secret}");
+            }
+        }
     }
 
     #[test]

@@ -4,9 +4,9 @@
 //! the settings of [`crate::config`] applied: base URL, credentials, CA
 //! file, timeout, answer size limit.
 //!
-//! The SDK names a failed request by method, host and path; a webhook's
-//! path is its secret, so every error leaving this client names the
-//! upstream by origin (`scheme://host:port`) only.
+//! The SDK names a failed request by method and origin
+//! (`scheme://host:port`) only, never its path: a webhook's path is its
+//! secret.
 
 use std::fmt;
 use std::sync::Arc;
@@ -71,7 +71,7 @@ impl HttpClient {
     /// `GET base + path_and_query`; the answer whatever its status.
     pub async fn get(&self, context: &CallContext, path_and_query: &str) -> Result<Response> {
         let url = self.settings.base.join(path_and_query);
-        self.send(context, &url, self.client.get(&url)).await
+        self.send(context, self.client.get(&url)).await
     }
 
     /// `POST base + path` with a form body.
@@ -86,7 +86,7 @@ impl HttpClient {
             .client
             .post(&url)
             .body(form, "application/x-www-form-urlencoded");
-        self.send(context, &url, request).await
+        self.send(context, request).await
     }
 
     /// `POST base + path` with a JSON body.
@@ -98,58 +98,24 @@ impl HttpClient {
     ) -> Result<Response> {
         let url = self.settings.base.join(path);
         let request = self.client.post(&url).body(json, "application/json");
-        self.send(context, &url, request).await
+        self.send(context, request).await
     }
 
-    async fn send(
-        &self,
-        context: &CallContext,
-        url: &str,
-        request: http::Request,
-    ) -> Result<Response> {
+    async fn send(&self, context: &CallContext, request: http::Request) -> Result<Response> {
         let request = request.header("accept", "application/json");
         let request = match &self.settings.auth {
             Auth::None => request,
             Auth::Bearer(token) => request.bearer_auth(token.expose()),
             Auth::Basic { username, password } => request.basic_auth(username, password.expose()),
         };
-        request
-            .send_any_status(context)
-            .await
-            .map_err(|e| redact(e, url))
+        request.send_any_status(context).await
     }
-}
-
-/// `error` with the path of `url` removed from its message, leaving the
-/// origin the SDK wrote before it.
-fn redact(error: Error, url: &str) -> Error {
-    let path = url
-        .parse::<hyper::Uri>()
-        .map(|u| u.path().to_string())
-        .unwrap_or_default();
-    if path.len() <= 1 || !error.message().contains(&path) {
-        return error;
-    }
-    Error::new(error.code(), error.message().replace(&path, ""))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use opsorch_plugin_api::ErrorKind;
-
-    #[test]
-    fn paths_are_cut_from_errors() {
-        let url = "https://hooks.example/services/T0/B0/s3cr3t";
-        let err = Error::unavailable(format!("POST {url}: cannot connect"));
-        let cut = redact(err, url);
-        assert_eq!(cut.message(), "POST https://hooks.example: cannot connect");
-        assert_eq!(cut.kind(), ErrorKind::Unavailable);
-        let err = Error::timeout("GET http://p:9090/api/v1/query_range did not answer in time");
-        let cut = redact(err, "http://p:9090/api/v1/query_range?x=1");
-        assert_eq!(cut.message(), "GET http://p:9090 did not answer in time");
-        assert_eq!(cut.kind(), ErrorKind::Timeout);
-    }
 
     #[test]
     fn statuses_map_to_kinds() {
