@@ -1,8 +1,10 @@
 //! The host's Prometheus metrics, recorded with the `prometheus-client`
 //! crate and served by the admin listener (`GET /metrics`).
 //!
-//! One process-wide set ([`metrics`]), recorded only while the admin
-//! listener is on ([`recording`]): HTTP requests by route template,
+//! One set per host, made at start-up when the admin listener is on and
+//! owned by the application state (`AppState::metrics`), so two hosts in
+//! one process share nothing and a host nobody scrapes records nothing:
+//! HTTP requests by route template,
 //! method and status with latency histograms; provider calls by capability,
 //! provider and transport with their outcome (`ok` or the error code) and
 //! latency; calls in flight; stdio plugin process events; one info series
@@ -17,8 +19,7 @@
 //! which `promtool check metrics` reads; [`Metrics::render_openmetrics`]
 //! writes OpenMetrics for scrapers that ask for it.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::MatchedPath;
@@ -185,29 +186,21 @@ pub struct Metrics {
     libraries: Family<LibraryLabels, Gauge>,
 }
 
-/// The process-wide metrics.
-pub fn metrics() -> &'static Metrics {
-    static METRICS: OnceLock<Metrics> = OnceLock::new();
-    METRICS.get_or_init(Metrics::new)
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
 }
 
-/// Whether anything records: only when the admin listener is on, so a
-/// host nobody scrapes pays nothing.
-static RECORDING: AtomicBool = AtomicBool::new(false);
-
-/// Turns recording on (the admin listener is serving `/metrics`).
-pub fn start_recording() {
-    metrics();
-    RECORDING.store(true, Ordering::Relaxed);
-}
-
-/// The metrics, when recording is on.
-pub fn recording() -> Option<&'static Metrics> {
-    RECORDING.load(Ordering::Relaxed).then(metrics)
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
 }
 
 impl Metrics {
-    fn new() -> Metrics {
+    /// A fresh set: every counter at zero.
+    pub fn new() -> Metrics {
         let mut registry = Registry::with_prefix("opsorch");
         let http_requests = Family::<HttpLabels, Counter>::default();
         registry.register(

@@ -20,7 +20,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 
 use crate::http::server;
-use crate::metrics;
+use crate::metrics::Metrics;
 use crate::settings::{ConfigError, ServerLimits};
 
 /// The variable naming the admin address.
@@ -68,19 +68,20 @@ pub fn bind(addr: &str) -> Result<std::net::TcpListener, ConfigError> {
 }
 
 /// Serves the admin routes on `listener` (bound or inherited) until
-/// `stop` resolves, and turns metric recording on. Logs a WARN when the
+/// `stop` resolves; `/metrics` renders `metrics` (the host's, which its
+/// state records into). Logs a WARN when the
 /// address is not loopback, and prints `OPSORCH_ADMIN_LISTENING <addr>` on
 /// stdout before it returns the serving future.
 pub fn serve(
     listener: std::net::TcpListener,
     readiness: Readiness,
+    metrics: Arc<Metrics>,
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> Result<impl Future<Output = anyhow::Result<()>>, ConfigError> {
     let fail = |e: std::io::Error| ConfigError::new(ADDR_VAR, format!("cannot serve: {e}"));
     let listener = TcpListener::from_std(listener).map_err(fail)?;
     let addr = listener.local_addr().map_err(fail)?;
     warn_if_exposed(addr);
-    metrics::start_recording();
     tracing::info!("admin listener on {addr}: /metrics, /live, /ready");
     {
         let mut out = std::io::stdout().lock();
@@ -91,7 +92,7 @@ pub fn serve(
         listener,
         None,
         ServerLimits::default(),
-        router(readiness),
+        router(readiness, metrics),
         stop,
     ))
 }
@@ -108,9 +109,15 @@ pub fn warn_if_exposed(addr: SocketAddr) {
 }
 
 /// The admin routes.
-pub fn router(readiness: Readiness) -> Router {
+pub fn router(readiness: Readiness, metrics: Arc<Metrics>) -> Router {
     Router::new()
-        .route("/metrics", get(serve_metrics))
+        .route(
+            "/metrics",
+            get(move |headers: HeaderMap| {
+                let metrics = metrics.clone();
+                async move { serve_metrics(&metrics, &headers) }
+            }),
+        )
         .route("/live", get(live))
         .route(
             "/ready",
@@ -137,12 +144,11 @@ fn ready(readiness: &Readiness) -> Response {
 }
 
 /// The Prometheus text format, or OpenMetrics when the scraper asks for it.
-async fn serve_metrics(headers: HeaderMap) -> Response {
+fn serve_metrics(m: &Metrics, headers: &HeaderMap) -> Response {
     let wants_openmetrics = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("application/openmetrics-text"));
-    let m = metrics::metrics();
     let (body, kind) = if wants_openmetrics {
         (
             m.render_openmetrics(),

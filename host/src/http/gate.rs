@@ -33,7 +33,7 @@ use crate::http::audit::{self, AuditAction};
 use crate::http::browser_guard::{self, BrowserRefusal};
 use crate::http::context::{actor_text, CallerHeaders, RequestContext};
 use crate::http::error::{ApiError, LoggedError};
-use crate::metrics;
+use crate::metrics::{self, Metrics};
 use crate::providers::seam::{CallInfo, CALL_INFO};
 use crate::providers::state::AppState;
 
@@ -59,6 +59,8 @@ struct GateInner {
     state: AppState,
     /// `Access-Control-Allow-Origin`, parsed once.
     cors_origin: HeaderValue,
+    /// The state's metrics, taken once: no lookup per request.
+    metrics: Option<Arc<Metrics>>,
     routes: Router,
 }
 
@@ -67,9 +69,11 @@ impl Gate {
     pub fn new(state: AppState, routes: Router) -> Self {
         let cors_origin = HeaderValue::from_str(&state.http().cors_origin)
             .unwrap_or_else(|_| HeaderValue::from_static("*"));
+        let metrics = state.metrics().cloned();
         Gate(Arc::new(GateInner {
             state,
             cors_origin,
+            metrics,
             routes,
         }))
     }
@@ -271,7 +275,7 @@ fn finish(admitted: Admitted, mut response: Response) -> Response {
     let request_id_text = || String::from_utf8_lossy(request_id.as_bytes()).into_owned();
 
     let status = response.status();
-    if let Some(m) = metrics::recording() {
+    if let Some(m) = &gate.0.metrics {
         let route = match response.extensions().get::<MatchedPath>() {
             Some(path) => metrics::Route::Template(path.clone()),
             None => metrics::Route::Unmatched,

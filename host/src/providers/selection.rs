@@ -12,6 +12,7 @@ use opsorch_plugin_api::protocol::{SecretGetPayload, SecretPutPayload};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::metrics::Metrics;
 use crate::providers::seam::{
     BuildError, Origin, PluginLauncher, Provider, ProviderError, ProviderRegistry, Source,
 };
@@ -64,6 +65,7 @@ impl ProviderChoice {
         &self,
         registry: &ProviderRegistry,
         plugins: &dyn PluginLauncher,
+        metrics: Option<&Arc<Metrics>>,
         capability: Capability,
         from_api: bool,
     ) -> Result<Arc<dyn Provider>, ChoiceError> {
@@ -84,7 +86,12 @@ impl ProviderChoice {
                 .unwrap_or_else(|| path.display().to_string());
             let origin = Origin::Stdio { path: path.clone() };
             return Ok(Arc::new(Tracked::new(
-                capability, provider, name, origin, source,
+                capability,
+                provider,
+                name,
+                origin,
+                source,
+                metrics.cloned(),
             )));
         }
         let name = self.provider.as_deref().unwrap_or_default();
@@ -109,6 +116,7 @@ impl ProviderChoice {
             name.to_ascii_lowercase(),
             factory.origin(),
             source,
+            metrics.cloned(),
         )))
     }
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use opsorch_plugin_api::methods::Capability;
 
+use crate::metrics::Metrics;
 use crate::providers::seam::{
     BuildError, PluginLauncher, Provider, ProviderRegistry, ProviderSlot,
 };
@@ -97,6 +98,8 @@ struct StateInner {
     slots: BTreeMap<Capability, ProviderSlot>,
     secret: Option<Arc<dyn Provider>>,
     http: HttpSettings,
+    /// This host's metrics, when its admin listener is on.
+    metrics: Option<Arc<Metrics>>,
     /// Serialises `POST /providers/{cap}` so that the order of stores matches
     /// the order of swaps. Provider calls never take it.
     configure: tokio::sync::Mutex<()>,
@@ -110,16 +113,18 @@ impl AppState {
         secret: Option<Arc<dyn Provider>>,
         http: HttpSettings,
     ) -> Self {
-        Self::with_plugins(registry, Arc::new(NoPlugins), secret, http)
+        Self::with_plugins(registry, Arc::new(NoPlugins), secret, http, None)
     }
 
     /// A state with no provider in effect for any routed capability, whose
-    /// plugin choices are started by `plugins` (the stdio transport).
+    /// plugin choices are started by `plugins` (the stdio transport) and
+    /// whose requests and calls are recorded in `metrics`, if given.
     pub fn with_plugins(
         registry: ProviderRegistry,
         plugins: Arc<dyn PluginLauncher>,
         secret: Option<Arc<dyn Provider>>,
         http: HttpSettings,
+        metrics: Option<Arc<Metrics>>,
     ) -> Self {
         let slots = Capability::ROUTED
             .into_iter()
@@ -132,6 +137,7 @@ impl AppState {
                 slots,
                 secret,
                 http,
+                metrics,
                 configure: tokio::sync::Mutex::new(()),
             }),
         }
@@ -148,6 +154,11 @@ impl AppState {
 
     pub fn http(&self) -> &HttpSettings {
         &self.inner.http
+    }
+
+    /// The metrics this host records, when its admin listener is on.
+    pub fn metrics(&self) -> Option<&Arc<Metrics>> {
+        self.inner.metrics.as_ref()
     }
 
     /// The secret provider, if one is configured.

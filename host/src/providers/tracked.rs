@@ -11,7 +11,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::metrics::{self, ProviderLabels};
+use crate::metrics::{Metrics, ProviderLabels};
 use crate::providers::seam::{
     LastError, Origin, ProcessStatus, Provider, ProviderFuture, ProviderStatus, Source,
 };
@@ -24,6 +24,7 @@ pub struct Tracked {
     origin: Origin,
     source: Source,
     labels: ProviderLabels,
+    metrics: Option<Arc<Metrics>>,
     in_flight: AtomicU64,
     last_error: Mutex<Option<LastError>>,
 }
@@ -35,6 +36,7 @@ impl Tracked {
         name: String,
         origin: Origin,
         source: Source,
+        metrics: Option<Arc<Metrics>>,
     ) -> Tracked {
         let labels = ProviderLabels {
             capability: capability.name(),
@@ -47,6 +49,7 @@ impl Tracked {
             origin,
             source,
             labels,
+            metrics,
             in_flight: AtomicU64::new(0),
             last_error: Mutex::new(None),
         }
@@ -92,7 +95,7 @@ impl Provider for Tracked {
         Box::pin(async move {
             self.in_flight.fetch_add(1, Ordering::Relaxed);
             let _in_flight = InFlight(&self.in_flight);
-            let timing = metrics::recording().map(|m| m.call_started(&self.labels));
+            let timing = self.metrics.as_ref().map(|m| m.call_started(&self.labels));
             let result = call.await;
             if let Err(err) = &result {
                 let code = if err.code.is_empty() {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use opsorch_plugin_api::methods::Capability;
 
 use crate::builtins::json_secrets::{self, JsonSecretFactory};
+use crate::metrics::Metrics;
 use crate::providers::seam::{BuildError, PluginLauncher, Provider, ProviderRegistry};
 use crate::providers::selection::{load_stored, stored_key, ChoiceError, ProviderChoice};
 use crate::providers::state::{AppState, HttpSettings};
@@ -42,11 +43,12 @@ fn choice_of(selection: Selection) -> ProviderChoice {
 fn from_env(
     registry: &ProviderRegistry,
     plugins: &dyn PluginLauncher,
+    metrics: Option<&Arc<Metrics>>,
     cap: Capability,
     selection: Selection,
 ) -> Result<Arc<dyn Provider>, ConfigError> {
     choice_of(selection)
-        .build(registry, plugins, cap, false)
+        .build(registry, plugins, metrics, cap, false)
         .map_err(|err| match err {
             ChoiceError::UnknownProvider { .. } => {
                 let names = registry.names(cap);
@@ -70,13 +72,15 @@ fn from_env(
 }
 
 /// Resolves every provider and returns the state the router serves, which
-/// owns `plugins` (the stdio transport); the first problem refuses start-up.
+/// owns `plugins` (the stdio transport) and records into `metrics`; the
+/// first problem refuses start-up.
 pub async fn build_state(
     settings: &Settings,
     registry: ProviderRegistry,
     plugins: Arc<dyn PluginLauncher>,
+    metrics: Option<Arc<Metrics>>,
 ) -> Result<AppState, ConfigError> {
-    let (state, problems) = build(settings, registry, plugins, false).await;
+    let (state, problems) = build(settings, registry, plugins, metrics, false).await;
     match problems.into_iter().next() {
         Some(problem) => Err(problem),
         None => Ok(state),
@@ -90,7 +94,7 @@ pub async fn check_state(
     registry: ProviderRegistry,
     plugins: Arc<dyn PluginLauncher>,
 ) -> Vec<ConfigError> {
-    build(settings, registry, plugins, true).await.1
+    build(settings, registry, plugins, None, true).await.1
 }
 
 /// Builds the state; stops at the first problem unless `keep_going`.
@@ -98,6 +102,7 @@ async fn build(
     settings: &Settings,
     registry: ProviderRegistry,
     plugins: Arc<dyn PluginLauncher>,
+    metrics: Option<Arc<Metrics>>,
     keep_going: bool,
 ) -> (AppState, Vec<ConfigError>) {
     let mut problems = Vec::new();
@@ -119,6 +124,7 @@ async fn build(
         match from_env(
             &registry,
             plugins.as_ref(),
+            metrics.as_ref(),
             Capability::Secret,
             secret_selection,
         ) {
@@ -139,7 +145,7 @@ async fn build(
         allowed_hosts: settings.allowed_hosts.clone(),
         check_host: settings.checks_host_names(),
     };
-    let state = AppState::with_plugins(registry, plugins, secret, http);
+    let state = AppState::with_plugins(registry, plugins, secret, http, metrics);
     if !keep_going && !problems.is_empty() {
         return (state, problems);
     }
@@ -148,7 +154,13 @@ async fn build(
         let selection = settings.selection(cap);
         let provider = if selection.is_set() {
             let what = choice_of(selection.clone()).describe();
-            match from_env(state.registry(), state.plugins(), cap, selection) {
+            match from_env(
+                state.registry(),
+                state.plugins(),
+                state.metrics(),
+                cap,
+                selection,
+            ) {
                 Ok(provider) => {
                     tracing::info!(capability = %cap, source = "environment", provider = %what, "provider ready");
                     Ok(Some(provider))
@@ -196,7 +208,13 @@ async fn stored(
         return Ok(None);
     }
     let provider = choice
-        .build(state.registry(), state.plugins(), cap, true)
+        .build(
+            state.registry(),
+            state.plugins(),
+            state.metrics(),
+            cap,
+            true,
+        )
         .map_err(|err| ConfigError::new(&key, err.to_string()))?;
     tracing::info!(capability = %cap, source = "secret store",
         provider = %choice.describe(), "provider ready");

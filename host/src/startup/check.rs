@@ -62,12 +62,15 @@ pub async fn check(env: &dyn Env) -> Vec<String> {
     }
     let key = settings.secret_key.as_ref().map(SecretKey::new);
     let mut registry = build::builtin_registry_with(key);
-    for failure in library::register_libraries_collecting(&settings.library_dirs, &mut registry) {
+    for failure in
+        library::register_libraries_collecting(&settings.library_dirs, &mut registry, None)
+    {
         problems.push(ConfigError::new("OPSORCH_PLUGIN_DIR", failure.to_string()));
     }
     let plugins = stdio::Transport::new(stdio::TransportSettings {
         plugin_dirs: settings.library_dirs.clone(),
         call_timeout: settings.plugin_timeout,
+        metrics: None,
     });
     problems.extend(build::check_state(&settings, registry, plugins.clone()).await);
     // A stdio secret store may have started while reading stored choices.

@@ -10,11 +10,13 @@ pub mod logging;
 pub mod swap;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use crate::builtins::json_secrets::SecretKey;
 use crate::http;
 use crate::http::admin::{self, Readiness};
 use crate::http::server::{self, Stop};
+use crate::metrics::Metrics;
 use crate::providers::state::AppState;
 use crate::settings::{Env, Settings};
 use crate::transports::{library, stdio};
@@ -24,20 +26,33 @@ use crate::transports::{library, stdio};
 /// stdio transport; [`serve`] shuts it down.
 pub async fn prepare(env: &dyn Env) -> anyhow::Result<(Settings, AppState)> {
     let settings = Settings::from_env(env)?;
-    let state = prepare_with(&settings).await?;
+    let state = prepare_with(&settings, metrics_for(&settings)).await?;
     Ok((settings, state))
 }
 
-/// [`prepare`] with the settings already read.
-pub async fn prepare_with(settings: &Settings) -> anyhow::Result<AppState> {
+/// A fresh set of metrics when the admin listener is on (nothing records
+/// in a host nobody can scrape).
+fn metrics_for(settings: &Settings) -> Option<Arc<Metrics>> {
+    settings
+        .admin_addr
+        .as_ref()
+        .map(|_| Arc::new(Metrics::new()))
+}
+
+/// [`prepare`] with the settings already read, recording into `metrics`.
+pub async fn prepare_with(
+    settings: &Settings,
+    metrics: Option<Arc<Metrics>>,
+) -> anyhow::Result<AppState> {
     let key = settings.secret_key.as_ref().map(SecretKey::new);
     let mut registry = build::builtin_registry_with(key);
-    library::register_libraries(&settings.library_dirs, &mut registry)?;
+    library::register_libraries(&settings.library_dirs, &mut registry, metrics.as_deref())?;
     let plugins = stdio::Transport::new(stdio::TransportSettings {
         plugin_dirs: settings.library_dirs.clone(),
         call_timeout: settings.plugin_timeout,
+        metrics: metrics.clone(),
     });
-    match build::build_state(settings, registry, plugins.clone()).await {
+    match build::build_state(settings, registry, plugins.clone(), metrics).await {
         Ok(state) => Ok(state),
         Err(err) => {
             // A stdio secret store may have started while loading choices.
@@ -71,6 +86,7 @@ pub async fn serve(env: &dyn Env, inherited: swap::Inherited) -> anyhow::Result<
     let mut hangups = swap::Hangups::install();
     let settings = Settings::from_env(env)?;
     let readiness = Readiness::default();
+    let metrics = metrics_for(&settings);
     let (handed_over_tx, handed_over) = tokio::sync::watch::channel(false);
 
     let admin_listener = match (&settings.admin_addr, inherited.admin) {
@@ -91,7 +107,9 @@ pub async fn serve(env: &dyn Env, inherited: swap::Inherited) -> anyhow::Result<
                 std::future::pending::<()>().await;
             }
         };
-        let admin = admin::serve(listener, readiness.clone(), stop)?;
+        // `metrics_for` made a set: the admin address is set.
+        let metrics = metrics.clone().unwrap_or_default();
+        let admin = admin::serve(listener, readiness.clone(), metrics, stop)?;
         tokio::spawn(async move {
             if let Err(e) = admin.await {
                 tracing::error!(error = %e, "admin listener stopped");
@@ -99,7 +117,7 @@ pub async fn serve(env: &dyn Env, inherited: swap::Inherited) -> anyhow::Result<
         });
     }
 
-    let state = prepare_with(&settings).await?;
+    let state = prepare_with(&settings, metrics).await?;
     let served = async {
         let api = match inherited.api {
             Some(listener) => {
@@ -163,4 +181,58 @@ async fn stop_when(
         let _ = handed_over.send(true);
     }
     why
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    use super::prepare;
+    use crate::providers::state::AppState;
+
+    async fn host(admin_addr: &str) -> AppState {
+        let env: HashMap<String, String> =
+            [("OPSORCH_ADMIN_ADDR".to_owned(), admin_addr.to_owned())].into();
+        prepare(&env).await.unwrap().1
+    }
+
+    async fn get_health(state: &AppState) {
+        let response = crate::http::app(state.clone())
+            .oneshot(Request::get("/health").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+
+    fn health_count(state: &AppState) -> Option<String> {
+        let text = state.metrics()?.render();
+        let series = r#"opsorch_http_requests_total{route="/health",method="GET",status="200"} "#;
+        Some(
+            text.lines()
+                .find_map(|line| line.strip_prefix(series))
+                .unwrap_or("none")
+                .to_owned(),
+        )
+    }
+
+    #[tokio::test]
+    async fn two_hosts_in_one_process_count_their_own_requests() {
+        // The admin listener is never bound here: the address only asks
+        // for metrics.
+        let a = host("127.0.0.1:9464").await;
+        let b = host("127.0.0.1:9464").await;
+        let off = host("").await;
+        get_health(&a).await;
+        get_health(&a).await;
+        get_health(&b).await;
+        get_health(&off).await;
+        assert_eq!(health_count(&a).as_deref(), Some("2"));
+        assert_eq!(health_count(&b).as_deref(), Some("1"));
+        // A host without an admin listener records nothing.
+        assert_eq!(health_count(&off), None);
+    }
 }

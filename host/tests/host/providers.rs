@@ -19,7 +19,7 @@ async fn state_from_env(factory: &Arc<FakeFactory>, env: &[(&str, &str)]) -> App
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     let settings = Settings::from_env(&env).unwrap();
-    build_state(&settings, registry(factory), plugins(&settings))
+    build_state(&settings, registry(factory), plugins(&settings), None)
         .await
         .unwrap()
 }
@@ -29,6 +29,7 @@ fn plugins(settings: &Settings) -> Arc<Transport> {
     Transport::new(TransportSettings {
         plugin_dirs: settings.library_dirs.clone(),
         call_timeout: settings.plugin_timeout,
+        metrics: None,
     })
 }
 
@@ -310,7 +311,13 @@ async fn a_plugin_path_wins_over_a_provider_name() {
     // is not built.
     let transport = Transport::new(TransportSettings::default());
     let err = choice
-        .build(&registry, transport.as_ref(), Capability::Incident, true)
+        .build(
+            &registry,
+            transport.as_ref(),
+            None,
+            Capability::Incident,
+            true,
+        )
         .err()
         .expect("the plugin path is used, and it cannot run");
     assert!(
@@ -331,7 +338,7 @@ async fn a_plugin_path_wins_over_a_provider_name() {
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
     let settings = Settings::from_env(&env).unwrap();
-    let err = build_state(&settings, registry, plugins(&settings))
+    let err = build_state(&settings, registry, plugins(&settings), None)
         .await
         .err()
         .expect("start-up refuses the plugin that does not exist");

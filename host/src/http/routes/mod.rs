@@ -37,13 +37,19 @@ pub fn router(state: AppState) -> Router {
     // The body limit wraps the routes that read a body; the meta routes
     // (`/health` among them) read none and skip the layer's per-request
     // extension.
-    router
+    let router = router
         .merge(providers::router())
         .merge(capabilities::router())
         .layer(DefaultBodyLimit::max(max_body))
-        .merge(meta::router())
-        // Only matched routes: their template reaches the gate's metrics.
-        .route_layer(axum::middleware::from_fn(mark_route))
+        .merge(meta::router());
+    // Only matched routes: their template reaches the gate's metrics (a
+    // host that records none skips the layer).
+    let router = if state.metrics().is_some() {
+        router.route_layer(axum::middleware::from_fn(mark_route))
+    } else {
+        router
+    };
+    router
         .fallback(not_found)
         .method_not_allowed_fallback(not_found)
         .with_state(state)
@@ -65,9 +71,7 @@ fn method_router(route: &'static Route) -> MethodRouter<AppState> {
 /// gate's metrics (which sees the response, not the routing).
 async fn mark_route(path: MatchedPath, req: Request, next: axum::middleware::Next) -> Response {
     let mut response = next.run(req).await;
-    if crate::metrics::recording().is_some() {
-        response.extensions_mut().insert(path);
-    }
+    response.extensions_mut().insert(path);
     response
 }
 

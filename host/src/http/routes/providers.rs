@@ -90,7 +90,13 @@ async fn configure(
 
     let _configuring = state.configure_guard().await;
     let provider = choice
-        .build(state.registry(), state.plugins(), cap, true)
+        .build(
+            state.registry(),
+            state.plugins(),
+            state.metrics(),
+            cap,
+            true,
+        )
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
     if let Err(err) = selection::store(secret.as_ref(), cap, &choice).await {
         tracing::warn!(capability = %cap, code = %err.code, message = %err.message,

@@ -39,6 +39,7 @@ use opsorch_plugin_api::protocol::Manifest;
 use opsorch_plugin_api::ErrorKind;
 use serde_json::{Map, Value};
 
+use crate::metrics::{LibraryLabels, Metrics};
 use crate::providers::seam::Origin;
 use crate::providers::seam::{
     current_call, BuildError, Json, Provider, ProviderError, ProviderFactory, ProviderFuture,
@@ -227,9 +228,14 @@ pub fn library_files(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
 }
 
 /// Loads every library in `dirs` and registers its providers. Every failure
-/// is collected; the error lists each failing file with its reason.
-pub fn register_libraries(dirs: &[PathBuf], registry: &mut ProviderRegistry) -> anyhow::Result<()> {
-    let failures = register_libraries_collecting(dirs, registry);
+/// is collected; the error lists each failing file with its reason. Each
+/// loaded library gets its info series in `metrics`, if given.
+pub fn register_libraries(
+    dirs: &[PathBuf],
+    registry: &mut ProviderRegistry,
+    metrics: Option<&Metrics>,
+) -> anyhow::Result<()> {
+    let failures = register_libraries_collecting(dirs, registry, metrics);
     if failures.is_empty() {
         return Ok(());
     }
@@ -242,6 +248,7 @@ pub fn register_libraries(dirs: &[PathBuf], registry: &mut ProviderRegistry) -> 
 pub fn register_libraries_collecting(
     dirs: &[PathBuf],
     registry: &mut ProviderRegistry,
+    metrics: Option<&Metrics>,
 ) -> Vec<LoadError> {
     let mut failures: Vec<LoadError> = Vec::new();
     let mut owners: Vec<((Capability, String), PathBuf)> = Vec::new();
@@ -288,8 +295,8 @@ pub fn register_libraries_collecting(
                 providers = library.manifest.providers.len(),
                 "loaded adapter library"
             );
-            if let Some(m) = crate::metrics::recording() {
-                m.library_loaded(crate::metrics::LibraryLabels {
+            if let Some(m) = metrics {
+                m.library_loaded(LibraryLabels {
                     library: library.manifest.name.clone(),
                     version: library.manifest.version.clone(),
                     interface_version: library.manifest.interface_version.clone(),
@@ -682,6 +689,7 @@ mod tests {
         let err = register_libraries(
             &[PathBuf::from("/nonexistent/opsorch-plugins")],
             &mut registry,
+            None,
         )
         .unwrap_err()
         .to_string();
@@ -696,7 +704,7 @@ mod tests {
         std::fs::write(dir.join("x.so"), "not a library").unwrap();
         std::fs::write(dir.join("notes.txt"), "ignored").unwrap();
         let mut registry = ProviderRegistry::new();
-        let err = register_libraries(std::slice::from_ref(&dir), &mut registry)
+        let err = register_libraries(std::slice::from_ref(&dir), &mut registry, None)
             .unwrap_err()
             .to_string();
         std::fs::remove_dir_all(&dir).ok();

@@ -192,6 +192,7 @@ impl Transport {
             call_timeout: options.call_timeout,
             probe: options.probe,
             pipelining: options.pipelining,
+            metrics: self.settings.metrics.clone(),
         };
         Ok(PluginPool::new(spec, options.processes, self.live.clone()))
     }

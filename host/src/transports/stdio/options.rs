@@ -6,11 +6,13 @@
 //! (400s). They name the config key and the problem, never a config value.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
+use crate::metrics::Metrics;
 use crate::settings::DEFAULT_PLUGIN_TIMEOUT;
 
 /// Config key: how many processes serve the capability (default 1).
@@ -33,6 +35,9 @@ pub struct TransportSettings {
     pub plugin_dirs: Vec<PathBuf>,
     /// The default per-call timeout (`OPSORCH_PLUGIN_TIMEOUT_MS`).
     pub call_timeout: Duration,
+    /// Where plugin process events are counted (the host's metrics, when
+    /// its admin listener is on).
+    pub metrics: Option<Arc<Metrics>>,
 }
 
 impl Default for TransportSettings {
@@ -40,6 +45,7 @@ impl Default for TransportSettings {
         TransportSettings {
             plugin_dirs: Vec::new(),
             call_timeout: DEFAULT_PLUGIN_TIMEOUT,
+            metrics: None,
         }
     }
 }

@@ -17,7 +17,7 @@ use tokio::time::Instant;
 use super::live::{Live, SpawnError};
 use super::process::{CallError, Ending, PluginProcess, PluginSpec};
 use super::wire;
-use crate::metrics::{self, PluginEvent};
+use crate::metrics::PluginEvent;
 use crate::providers::seam::{Json, ProcessStatus, Provider, ProviderError, ProviderFuture};
 
 /// The first restart after a failure is immediate; consecutive failures
@@ -122,7 +122,7 @@ impl PluginPool {
                 if restart {
                     self.restarts.fetch_add(1, Ordering::Relaxed);
                 }
-                if let Some(m) = metrics::recording() {
+                if let Some(m) = &self.spec.metrics {
                     let plugin: Arc<str> = self.spec.shown_path().into();
                     let cap = self.spec.capability.name();
                     m.plugin_event(cap, plugin.clone(), PluginEvent::Start);

@@ -33,7 +33,7 @@ use tokio::time::Instant;
 
 use super::executable::Executable;
 use super::wire::{self, LineRead, Parsed};
-use crate::metrics::{self, PluginEvent};
+use crate::metrics::{Metrics, PluginEvent};
 use crate::providers::seam::ProviderError;
 
 /// How long a stopping plugin gets between stdin closing and SIGKILL.
@@ -81,6 +81,8 @@ pub(crate) struct PluginSpec {
     pub call_timeout: Duration,
     pub probe: bool,
     pub pipelining: bool,
+    /// Where this plugin's process events are counted.
+    pub metrics: Option<Arc<Metrics>>,
 }
 
 impl PluginSpec {
@@ -222,7 +224,7 @@ impl Shared {
             Death::TimedOut(_) => Some(PluginEvent::Timeout),
             Death::Stopped => None,
         };
-        if let (Some(event), Some(m)) = (event, metrics::recording()) {
+        if let (Some(event), Some(m)) = (event, &self.spec.metrics) {
             m.plugin_event(
                 self.spec.capability.name(),
                 self.spec.shown_path().into(),

@@ -29,6 +29,7 @@ fn plugin(body: &str) -> Plugin {
     let transport = Transport::new(TransportSettings {
         plugin_dirs: vec![dir.path().to_path_buf()],
         call_timeout: Duration::from_secs(10),
+        metrics: None,
     });
     Plugin {
         _dir: dir,
