@@ -74,11 +74,17 @@ pub fn handle() -> Result<Handle, Error> {
 /// Stops the runtime: running adapter tasks are dropped, its threads exit
 /// (waiting at most `timeout` for blocking tasks). Calls made afterwards
 /// fail with `unavailable`.
+///
+/// When a runtime was running, logs `adapter runtime stopped` (INFO) once
+/// it has: the host's log shows that the library was shut down cleanly.
 pub fn shutdown(timeout: Duration) {
     SHUT_DOWN.store(true, Ordering::Release);
     let runtime = RUNTIME.lock().unwrap_or_else(|e| e.into_inner()).take();
     if let Some(runtime) = runtime {
+        let started = std::time::Instant::now();
         runtime.shutdown_timeout(timeout);
+        let waited_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        tracing::info!(waited_ms, "adapter runtime stopped");
     }
 }
 

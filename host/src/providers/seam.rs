@@ -254,6 +254,11 @@ pub trait ProviderFactory: Send + Sync + 'static {
     fn origin(&self) -> Origin {
         Origin::Builtin
     }
+
+    /// Called when the host stops, once no call can reach its providers
+    /// any more: releases what they share (an adapter library's runtime),
+    /// waiting at most `timeout`. May block. Nothing by default.
+    fn shutdown(&self, _timeout: std::time::Duration) {}
 }
 
 /// Starts providers served by plugin executables: the stdio transport,
@@ -322,6 +327,14 @@ impl ProviderRegistry {
         self.factories
             .get(&(capability, name.to_ascii_lowercase()))
             .cloned()
+    }
+
+    /// Shuts every factory down ([`ProviderFactory::shutdown`]), each
+    /// waiting at most `timeout`. Blocks: call it off the async workers.
+    pub fn shutdown(&self, timeout: std::time::Duration) {
+        for factory in self.factories.values() {
+            factory.shutdown(timeout);
+        }
     }
 
     /// The registered names for `capability`, sorted.

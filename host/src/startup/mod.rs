@@ -156,6 +156,10 @@ pub async fn serve(env: &dyn Env, inherited: swap::Inherited) -> anyhow::Result<
     readiness.set_draining();
     // Plugin processes end with the host, whether or not serving failed.
     state.plugins().shutdown().await;
+    // No call can reach an adapter library any more: stop their runtimes.
+    let registry = state.registry().clone();
+    let _ =
+        tokio::task::spawn_blocking(move || registry.shutdown(library::RUNTIME_STOP_WAIT)).await;
     if *handed_over.borrow() {
         tracing::info!("handed over to the successor; exiting");
     } else if let Some(path) = &settings.pid_file {

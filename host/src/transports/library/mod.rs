@@ -16,6 +16,12 @@
 //! work. Synchronous providers, and every provider of a 1.0 library, run on
 //! their provider's [`CallPool`].
 //!
+//! When the host stops (after the server has drained and the stdio plugins
+//! have ended), `serve` calls [`ProviderRegistry::shutdown`]: the
+//! asynchronous module's `shutdown` of every such library stops its runtime
+//! (waiting at most [`RUNTIME_STOP_WAIT`] for its blocking tasks), once per
+//! library.
+//!
 //! Each (capability, provider name) pair a library's manifest lists becomes a
 //! [`ProviderFactory`] in the registry. Any library that fails to load, or
 //! registers a pair another library already took, stops start-up with one line
@@ -25,7 +31,9 @@ pub(crate) mod call_pool;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use abi_stable::library::lib_header_from_path;
 use abi_stable::std_types::{RResult, RStr, RString};
@@ -70,7 +78,12 @@ pub struct LoadedLibrary {
     module: AdapterModule_Ref,
     /// The asynchronous module (interface 1.1 and later).
     async_module: Option<AsyncModule_Ref>,
+    /// Set once its runtime has been asked to stop.
+    stopped: Arc<AtomicBool>,
 }
+
+/// The longest the host waits for a library's runtime to stop at shutdown.
+pub const RUNTIME_STOP_WAIT: Duration = Duration::from_secs(1);
 
 impl fmt::Debug for LoadedLibrary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -83,6 +96,22 @@ impl fmt::Debug for LoadedLibrary {
 }
 
 impl LoadedLibrary {
+    /// Stops the library's runtime through its asynchronous module (a 1.0
+    /// library has none); only the first call does anything. Blocks for at
+    /// most `timeout`.
+    pub fn shutdown_runtime(&self, timeout: Duration) {
+        let Some(module) = self.async_module else {
+            return;
+        };
+        if self.stopped.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let millis = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+        module.shutdown()(millis);
+        tracing::debug!(library = %self.manifest.name, path = %self.path.display(),
+            "asked the adapter library to stop its runtime");
+    }
+
     /// The (capability, provider name) pairs, validated against the method table.
     pub fn providers(&self) -> impl Iterator<Item = (Capability, &str)> {
         self.manifest
@@ -142,6 +171,7 @@ pub fn load_library(path: &Path) -> Result<LoadedLibrary, LoadError> {
         manifest,
         module,
         async_module,
+        stopped: Arc::default(),
     })
 }
 
@@ -350,6 +380,10 @@ impl ProviderFactory for LibraryFactory {
             object: Arc::new(object),
             pool: CallPool::new(&self.library.manifest.name),
         }))
+    }
+
+    fn shutdown(&self, timeout: Duration) {
+        self.library.shutdown_runtime(timeout);
     }
 
     fn origin(&self) -> Origin {
