@@ -847,6 +847,11 @@ mod tests {
         ] {
             assert_eq!(KeyMaterial::parse(bad, SECRET_KEY_VAR).unwrap_err(), BadKey);
         }
+        // One fixed reason: the text is never quoted.
+        assert_eq!(
+            BadKey.to_string(),
+            "must be 64 hex characters or the base64 of 32 bytes"
+        );
         let err = KeyMaterial::from_env(&[(SECRET_KEY_VAR, "hunter2hunter2")]).unwrap_err();
         assert_eq!(err.variable, SECRET_KEY_VAR);
         assert!(!err.to_string().contains("hunter2"));

@@ -26,6 +26,7 @@ use opsorch::builtins::json_secrets::{decode_file, SecretKey, KEY_VAR};
 use opsorch::http::routes::table::ROUTES;
 use opsorch::providers::seam::{call_normalised, BuildError, Json};
 use opsorch::providers::selection::ProviderChoice;
+use opsorch::settings::KeyMaterial;
 use opsorch::{
     AppState, HttpSettings, Provider, ProviderError, ProviderFactory, ProviderFuture,
     ProviderRegistry, Settings,
@@ -469,7 +470,7 @@ fn stored_choices_configs_and_settings_never_panic() {
 
 #[test]
 fn secret_files_and_keys_never_panic() {
-    let key = SecretKey::parse(&"ab".repeat(32), KEY_VAR).unwrap();
+    let key = SecretKey::new(&KeyMaterial::parse(&"ab".repeat(32), KEY_VAR).unwrap());
     let sealed: Value = serde_json::from_slice(&key.seal(br#"{"a":"b"}"#).unwrap()).unwrap();
     let file = prop_oneof![
         prop::collection::vec(any::<u8>(), 0..200),
@@ -509,7 +510,7 @@ fn secret_files_and_keys_never_panic() {
         Ok(())
     });
     run("secret_key_text", ".{0,90}", |text| {
-        if let Err(e) = SecretKey::parse(&text, KEY_VAR) {
+        if let Err(e) = KeyMaterial::parse(&text, KEY_VAR) {
             // One fixed reason: the input is never quoted.
             prop_assert_eq!(
                 e.to_string(),

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use opsorch::builtins::json_secrets::{decode_file, SecretKey, KEY_VAR};
+use opsorch::settings::KeyMaterial;
 use opsorch_e2e::{Host, TempDir};
 use serde_json::{json, Value};
 
@@ -84,7 +85,7 @@ fn sigkill_during_provider_configuration_never_corrupts_the_store() {
     let file = dir.path().join("secrets.json");
     std::fs::write(&file, r#"{"unrelated":"kept"}"#).unwrap();
     let secret_config = json!({ "path": file.display().to_string() }).to_string();
-    let key = SecretKey::parse(KEY, KEY_VAR).unwrap();
+    let key = SecretKey::new(&KeyMaterial::parse(KEY, KEY_VAR).unwrap());
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
