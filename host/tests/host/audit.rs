@@ -214,7 +214,7 @@ fn binary_stderr(rust_log: &str, calls: usize) -> String {
 
     let dir = tempfile::tempdir().unwrap();
     let plugin = sh_plugin(dir.path());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_opsorch"))
+    let child = Command::new(env!("CARGO_BIN_EXE_opsorch"))
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("RUST_LOG", rust_log)
@@ -224,13 +224,16 @@ fn binary_stderr(rust_log: &str, calls: usize) -> String {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut stderr = child.stderr.take().unwrap();
+    // Killed if an assertion below fails, so a failing run leaves no host
+    // running behind it.
+    let mut child = KillOnDrop(child);
+    let mut stderr = child.0.stderr.take().unwrap();
     let stderr_reader = std::thread::spawn(move || {
         let mut text = String::new();
         let _ = stderr.read_to_string(&mut text);
         text
     });
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut stdout = BufReader::new(child.0.stdout.take().unwrap());
     let mut line = String::new();
     let addr = loop {
         line.clear();
@@ -248,12 +251,22 @@ fn binary_stderr(rust_log: &str, calls: usize) -> String {
     // A failing call writes no audit record.
     assert_eq!(http_post(&addr, "/incidents/nope/nope", "{}"), 404);
     let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &child.0.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
-    assert!(child.wait().unwrap().success());
+    assert!(child.0.wait().unwrap().success());
     stderr_reader.join().unwrap()
+}
+
+/// A child process that is killed (and reaped) when dropped.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// One HTTP/1.1 POST on a fresh connection; returns the status.

@@ -26,13 +26,19 @@ fn tls_files() -> TlsFiles {
     }
 }
 
-/// Sends one HTTP/1.1 request with `Connection: close` and returns the raw response.
+/// Sends one HTTP/1.1 request with `Connection: close` and returns the raw
+/// response; panics if the server has not closed the connection within
+/// [`crate::support::REPLY_BOUND`] (a bound on a hang, not a speed check).
 async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, request_line: &str) -> String {
     let request =
         format!("{request_line} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await.unwrap_or_default();
+    let read = stream.read_to_end(&mut raw);
+    tokio::time::timeout(crate::support::REPLY_BOUND, read)
+        .await
+        .unwrap_or_else(|_| panic!("{request_line}: not answered and closed"))
+        .unwrap_or_default();
     String::from_utf8_lossy(&raw).into_owned()
 }
 

@@ -177,7 +177,13 @@ impl Reply {
     }
 }
 
-/// Sends one request through `app`.
+/// How long [`send`] waits for a whole response. Only a bound on a hang
+/// (a broken gate or timeout that never answers fails here, in seconds,
+/// instead of holding the test run); an answer takes milliseconds.
+pub const REPLY_BOUND: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Sends one request through `app`; panics if no whole response arrives
+/// within [`REPLY_BOUND`].
 pub async fn send(
     app: &Router,
     method: &str,
@@ -195,12 +201,18 @@ pub async fn send(
             None => Body::empty(),
         })
         .unwrap();
-    let response = app.clone().oneshot(req).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+    let exchange = async {
+        let response = app.clone().oneshot(req).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (status, headers, bytes)
+    };
+    let (status, headers, bytes) = tokio::time::timeout(REPLY_BOUND, exchange)
         .await
-        .unwrap();
+        .unwrap_or_else(|_| panic!("{method} {uri}: no response within {REPLY_BOUND:?}"));
     Reply {
         status,
         headers,
