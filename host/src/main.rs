@@ -6,8 +6,7 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use opsorch::startup::logging::{self, LogFormat};
-use opsorch::startup::swap::Inherited;
+use opsorch::cli::{self, Inherited, LogFormat};
 
 #[derive(Parser)]
 #[command(
@@ -49,7 +48,7 @@ fn version() -> &'static str {
     let text = format!(
         "{} (adapter interface {})",
         env!("CARGO_PKG_VERSION"),
-        opsorch::transports::library::host_interface_version()
+        cli::host_interface_version()
     );
     Box::leak(text.into_boxed_str())
 }
@@ -62,7 +61,7 @@ fn main() -> ExitCode {
     };
     let command = cli.command.unwrap_or(Command::Serve);
     // `check` reports a bad value among its problems; `serve` refuses it.
-    let format = match LogFormat::from_var(std::env::var(logging::FORMAT_VAR).ok().as_deref()) {
+    let format = match LogFormat::from_var(std::env::var(cli::FORMAT_VAR).ok().as_deref()) {
         Ok(format) => format,
         Err(e) if matches!(command, Command::Serve) => {
             return refuse(LogFormat::Text, &e.to_string())
@@ -92,7 +91,7 @@ async fn run(command: Command, format: LogFormat, inherited: Inherited) -> ExitC
         Command::Plugin {
             command: PluginCommand::Inspect { file },
         } => {
-            let (report, accepted) = opsorch::transports::library::inspect(&file);
+            let (report, accepted) = cli::inspect(&file);
             print!("{report}");
             if accepted {
                 ExitCode::SUCCESS
@@ -101,7 +100,7 @@ async fn run(command: Command, format: LogFormat, inherited: Inherited) -> ExitC
             }
         }
         Command::Check => {
-            let problems = opsorch::startup::check::check(&opsorch::ProcessEnv).await;
+            let problems = cli::check(&opsorch::ProcessEnv).await;
             for problem in &problems {
                 println!("{problem}");
             }
@@ -118,7 +117,7 @@ async fn run(command: Command, format: LogFormat, inherited: Inherited) -> ExitC
             }
         }
         Command::Serve => {
-            let log_writer = logging::init_logging_as(format);
+            let log_writer = cli::init_logging_as(format);
             opsorch::protect_process();
             match opsorch::serve(&opsorch::ProcessEnv, inherited).await {
                 Ok(()) => ExitCode::SUCCESS,
@@ -136,7 +135,7 @@ async fn run(command: Command, format: LogFormat, inherited: Inherited) -> ExitC
 /// `OPSORCH_LOG_FORMAT=json`) and returns the failure status.
 fn refuse(format: LogFormat, reason: &str) -> ExitCode {
     use std::io::Write;
-    let reason = opsorch::safe_text::escaped(&reason.replace('\n', " "));
+    let reason = cli::escaped(&reason.replace('\n', " "));
     let line = match format {
         LogFormat::Text => format!("opsorch: {reason}\n"),
         LogFormat::Json => format!(

@@ -257,11 +257,6 @@ struct StoreInner {
 }
 
 impl JsonSecretStore {
-    /// Reads a plain file. Reasons never quote its content.
-    pub fn open(path: PathBuf) -> Result<Self, SecretFileError> {
-        JsonSecretStore::open_with(path, None)
-    }
-
     /// Reads the file, decrypting it with `key` when it is encrypted; with a
     /// key, every write is encrypted. Reasons never quote the content.
     pub fn open_with(path: PathBuf, key: Option<SecretKey>) -> Result<Self, SecretFileError> {
@@ -1016,9 +1011,74 @@ mod tests {
         for f in [&stale, &ours, &unrelated] {
             fs::write(f, "{\"token\":\"x\"}").unwrap();
         }
-        JsonSecretStore::open(path).unwrap();
+        JsonSecretStore::open_with(path, None).unwrap();
         assert!(!stale.exists());
         assert!(ours.exists());
         assert!(unrelated.exists());
+    }
+}
+
+/// The secret file decoder's and the key text's properties (see
+/// `crate::fuzz`).
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+    use serde_json::Value;
+
+    use super::{decode_file, is_envelope, SecretKey, KEY_VAR};
+    use crate::fuzz::{json_value, run};
+    use crate::settings::KeyMaterial;
+
+    #[test]
+    fn secret_files_and_keys_never_panic() {
+        let key = SecretKey::new(&KeyMaterial::parse(&"ab".repeat(32), KEY_VAR).unwrap());
+        let sealed: Value = serde_json::from_slice(&key.seal(br#"{"a":"b"}"#).unwrap()).unwrap();
+        let file = prop_oneof![
+            prop::collection::vec(any::<u8>(), 0..200),
+            json_value().prop_map(|v| v.to_string().into_bytes()),
+            (json_value(), json_value(), json_value()).prop_map(|(a, b, c)| {
+                serde_json::json!({"opsorch-encrypted": a, "nonce": b, "ciphertext": c})
+                    .to_string()
+                    .into_bytes()
+            }),
+            (".{0,24}", "[A-Za-z0-9+/=]{0,64}").prop_map(|(n, c)| {
+                serde_json::json!({"opsorch-encrypted": 1, "nonce": n, "ciphertext": c})
+                    .to_string()
+                    .into_bytes()
+            }),
+            // The real envelope with one character of the ciphertext changed.
+            (any::<prop::sample::Index>(), "[A-Za-z0-9+/]").prop_map({
+                let sealed = sealed.clone();
+                move |(at, c)| {
+                    let mut env = sealed.clone();
+                    let mut text = env["ciphertext"].as_str().unwrap().to_owned();
+                    let i = at.index(text.len().saturating_sub(2).max(1));
+                    text.replace_range(i..i + 1, &c);
+                    env["ciphertext"] = Value::String(text);
+                    env.to_string().into_bytes()
+                }
+            }),
+        ];
+        let original = serde_json::to_vec(&sealed).unwrap();
+        run("secret_file", file, |bytes| {
+            let with_key = decode_file(&bytes, Some(&key));
+            let _ = decode_file(&bytes, None);
+            // Only the untouched envelope decrypts.
+            if with_key.is_ok() && bytes != original {
+                let value: Value = serde_json::from_slice(&bytes).unwrap();
+                prop_assert!(!is_envelope(&value) || value == sealed);
+            }
+            Ok(())
+        });
+        run("secret_key_text", ".{0,90}", |text| {
+            if let Err(e) = KeyMaterial::parse(&text, KEY_VAR) {
+                // One fixed reason: the input is never quoted.
+                prop_assert_eq!(
+                    e.to_string(),
+                    "must be 64 hex characters or the base64 of 32 bytes"
+                );
+            }
+            Ok(())
+        });
     }
 }

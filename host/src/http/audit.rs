@@ -133,3 +133,90 @@ fn json_string(out: &mut Vec<u8>, text: &str) {
 
 /// The longest audit value (an actor ID from a header), in characters.
 const MAX_VALUE_CHARS: usize = 256;
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use tracing_subscriber::layer::SubscriberExt;
+
+    use super::*;
+
+    /// A writer into a shared buffer, for the layer.
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Buffer {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Buffer {
+        type Writer = Buffer;
+        fn make_writer(&'a self) -> Buffer {
+            self.clone()
+        }
+    }
+
+    #[test]
+    fn records_are_one_json_object_per_line_with_every_value_escaped() {
+        let buffer = Buffer::default();
+        let subscriber = tracing_subscriber::registry().with(AuditLayer::new(buffer.clone()));
+        let context = RequestContext {
+            request_id: "id-\"1\"".into(),
+            actor_type: "copilot",
+            actor_id: "line\nbreak \\ \u{1} é".into(),
+        };
+        tracing::subscriber::with_default(subscriber, || {
+            record(&context, "incident.created");
+            tracing::info!(target: TARGET, count = 3u64, delta = -2i64, ok = true, "other");
+        });
+        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        let first: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+        let keys: Vec<&str> = first
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str())
+            .collect();
+        let mut expected = vec![
+            "level",
+            "message",
+            "request_id",
+            "actor_type",
+            "actor_id",
+            "timestamp",
+            "action",
+            "target",
+        ];
+        expected.sort_unstable();
+        assert_eq!(keys, expected);
+        assert_eq!(first["level"], "INFO");
+        assert_eq!(first["message"], "audit");
+        assert_eq!(first["request_id"], "id-\"1\"");
+        assert_eq!(first["actor_type"], "copilot");
+        assert_eq!(first["actor_id"], "line\nbreak \\ \u{1} é");
+        assert_eq!(first["action"], "incident.created");
+        assert_eq!(first["target"], "audit");
+        let stamp = first["timestamp"].as_str().unwrap();
+        assert!(
+            opsorch_schema::Timestamp::parse_rfc3339(stamp).is_ok(),
+            "{stamp}"
+        );
+        // Keys in the order written: level first, target last.
+        assert!(lines[0].starts_with(r#"{"level":"INFO","message":"audit","request_id""#));
+        assert!(lines[0].ends_with(r#","target":"audit"}"#));
+        let second: serde_json::Value = serde_json::from_str(lines[1]).unwrap();
+        assert_eq!(second["count"], 3);
+        assert_eq!(second["delta"], -2);
+        assert_eq!(second["ok"], true);
+        assert_eq!(second["message"], "other");
+    }
+}

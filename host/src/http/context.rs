@@ -11,21 +11,6 @@ pub struct RequestContext {
     pub actor_id: String,
 }
 
-impl RequestContext {
-    pub fn from_headers(request_id: String, headers: &HeaderMap) -> Self {
-        let caller = CallerHeaders::scan(headers);
-        RequestContext {
-            request_id,
-            actor_type: caller.actor_type,
-            actor_id: caller
-                .actor_id
-                .and_then(actor_text)
-                .unwrap_or("unknown")
-                .to_owned(),
-        }
-    }
-}
-
 /// A header's text, trimmed, when it is text and not blank.
 pub(crate) fn actor_text(value: &HeaderValue) -> Option<&str> {
     value.to_str().ok().map(str::trim).filter(|v| !v.is_empty())
@@ -97,29 +82,44 @@ pub(crate) fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
 mod tests {
     use super::*;
 
+    /// The actor as the gate records it.
+    struct Actor {
+        actor_type: &'static str,
+        actor_id: String,
+    }
+
+    fn actor(headers: &HeaderMap) -> Actor {
+        let caller = CallerHeaders::scan(headers);
+        Actor {
+            actor_type: caller.actor_type,
+            actor_id: caller
+                .actor_id
+                .and_then(actor_text)
+                .unwrap_or("unknown")
+                .to_owned(),
+        }
+    }
+
     #[test]
     fn actors() {
-        let c = RequestContext::from_headers("r".into(), &HeaderMap::new());
+        let c = actor(&HeaderMap::new());
         assert_eq!((c.actor_type, c.actor_id.as_str()), ("user", "unknown"));
-        let c = RequestContext::from_headers(
-            "r".into(),
-            &headers(&[("x-actor-type", "Copilot"), ("x-actor-id", "bot-1")]),
-        );
+        let c = actor(&headers(&[
+            ("x-actor-type", "Copilot"),
+            ("x-actor-id", "bot-1"),
+        ]));
         assert_eq!((c.actor_type, c.actor_id.as_str()), ("copilot", "bot-1"));
-        let c = RequestContext::from_headers(
-            "r".into(),
-            &headers(&[
-                ("x-actor-type", "robot"),
-                ("x-opsorch-actor-id", "c"),
-                ("x-user-id", "alice"),
-            ]),
-        );
+        let c = actor(&headers(&[
+            ("x-actor-type", "robot"),
+            ("x-opsorch-actor-id", "c"),
+            ("x-user-id", "alice"),
+        ]));
         assert_eq!((c.actor_type, c.actor_id.as_str()), ("user", "alice"));
         // A blank actor ID falls through to the next header.
-        let c = RequestContext::from_headers(
-            "r".into(),
-            &headers(&[("x-user-id", "  "), ("x-opsorch-actor-id", "c")]),
-        );
+        let c = actor(&headers(&[
+            ("x-user-id", "  "),
+            ("x-opsorch-actor-id", "c"),
+        ]));
         assert_eq!(c.actor_id, "c");
     }
 

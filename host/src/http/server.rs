@@ -70,14 +70,6 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 /// How long a client may take to finish a TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Binds `OPSORCH_ADDR`. `:PORT` (no host) means every interface: IPv6
-/// dual-stack when available, else IPv4.
-pub async fn bind(addr: &str) -> Result<TcpListener, ConfigError> {
-    let listener = bind_std("OPSORCH_ADDR", addr)?;
-    TcpListener::from_std(listener)
-        .map_err(|e| ConfigError::new("OPSORCH_ADDR", format!("cannot listen on {addr}: {e}")))
-}
-
 /// Binds `addr` for the variable `var` (its name is in the reason when it
 /// fails), as a non-blocking std listener that a successor can inherit.
 /// `:PORT` (no host) means every interface: IPv6 dual-stack when
@@ -608,3 +600,7 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for StallGuard<IO> {
         self.progress(poll, cx)
     }
 }
+
+#[cfg(test)]
+#[path = "server_tests.rs"]
+mod tests;

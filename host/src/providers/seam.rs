@@ -503,3 +503,85 @@ tokio::task_local! {
 pub fn current_call() -> Option<CallInfo> {
     CALL_INFO.try_with(CallInfo::clone).ok()
 }
+
+/// The stdio response line's properties (see `crate::fuzz`).
+#[cfg(test)]
+mod fuzz {
+    use opsorch_plugin_api::methods::Method;
+    use opsorch_plugin_api::protocol::{StdioResponse, WireError};
+    use proptest::prelude::*;
+
+    use super::{call_normalised, Json, Provider, ProviderFuture};
+    use crate::fuzz::{json_value, mutated_body, run, runtime};
+
+    /// A response line a plugin might write: valid shapes, near misses, noise.
+    fn response_line() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            json_value().prop_map(|v| format!(r#"{{"result":{v}}}"#).into_bytes()),
+            json_value().prop_map(|v| format!(r#"{{"error":{v}}}"#).into_bytes()),
+            (".{0,12}", ".{0,12}").prop_map(|(c, m)| {
+                serde_json::json!({"error": {"code": c, "message": m}})
+                    .to_string()
+                    .into_bytes()
+            }),
+            json_value().prop_map(|v| v.to_string().into_bytes()),
+            prop::collection::vec(any::<u8>(), 0..128),
+            (1usize..5000).prop_map(|n| format!(
+                r#"{{"result":{}{}}}"#,
+                "[".repeat(n),
+                "]".repeat(n)
+            )
+            .into_bytes()),
+            (1usize..5000).prop_map(|n| format!(r#"{{"result":{}"#, "[".repeat(n)).into_bytes()),
+            mutated_body().prop_map(|b| {
+                let mut line = br#"{"result":"#.to_vec();
+                line.extend(b);
+                line.push(b'}');
+                line
+            }),
+        ]
+    }
+
+    #[test]
+    fn stdio_response_lines_never_panic_and_normalise() {
+        let rt = runtime();
+        run(
+            "stdio_response",
+            (response_line(), prop::sample::select(Method::ALL)),
+            |(line, method)| {
+                let Ok(response) = serde_json::from_slice::<StdioResponse>(&line) else {
+                    return Ok(());
+                };
+                // The error classification plugins rely on.
+                if let Some(err) = &response.error {
+                    let (code, message) = (err.code(), err.message());
+                    if let WireError::Text(text) = err {
+                        prop_assert_eq!(text.as_str(), message);
+                        prop_assert!(code.is_empty());
+                    }
+                }
+                // A result, whatever it is, passes through normalisation intact or
+                // becomes the method's empty value.
+                if let Some(result) = response.result {
+                    struct Fixed(String);
+                    impl Provider for Fixed {
+                        fn call(&self, _: Method, _: String) -> ProviderFuture<'_> {
+                            let text = self.0.clone();
+                            Box::pin(async move { Ok(Json::check(text).unwrap()) })
+                        }
+                    }
+                    let raw = result.get().to_owned();
+                    let out = rt
+                        .block_on(call_normalised(&Fixed(raw.clone()), method, "{}".into()))
+                        .unwrap();
+                    if raw.trim() == "null" {
+                        prop_assert_eq!(out.get(), method.result_kind().empty_json());
+                    } else {
+                        prop_assert_eq!(out.get(), raw.as_str());
+                    }
+                }
+                Ok(())
+            },
+        );
+    }
+}

@@ -266,3 +266,57 @@ mod tests {
         );
     }
 }
+
+/// The stored choice's, `_CONFIG` objects' and the settings' properties
+/// (see `crate::fuzz`).
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::ProviderChoice;
+    use crate::fuzz::{json_value, run};
+    use crate::settings::Settings;
+
+    #[test]
+    fn stored_choices_configs_and_settings_never_panic() {
+        let text = prop_oneof![
+            ".{0,64}",
+            json_value().prop_map(|v| v.to_string()),
+            json_value().prop_map(|v| {
+                serde_json::json!({"provider": "p", "config": v, "plugin": "/x"}).to_string()
+            }),
+        ];
+        run("stored_and_config_text", text, |text| {
+            let _ = ProviderChoice::from_stored(&text);
+            let _ = crate::settings::parse_config_object(&text);
+            Ok(())
+        });
+        static NAMES: &[&str] = &[
+            "OPSORCH_ADDR",
+            "OPSORCH_MAX_BODY_BYTES",
+            "OPSORCH_HEADER_TIMEOUT_MS",
+            "OPSORCH_MAX_HEADER_BYTES",
+            "OPSORCH_MAX_CONNECTIONS",
+            "OPSORCH_WRITE_TIMEOUT_MS",
+            "OPSORCH_REQUEST_TIMEOUT_MS",
+            "OPSORCH_PLUGIN_TIMEOUT_MS",
+            "OPSORCH_CORS_ORIGIN",
+            "OPSORCH_TLS_CERT_FILE",
+            "OPSORCH_INCIDENT_CONFIG",
+            "OPSORCH_SECRET_CONFIG",
+            "OPSORCH_SECRET_KEY",
+            "OPSORCH_PLUGIN_DIR",
+            "OPSORCH_LOG_PROVIDER",
+        ];
+        let env = prop::collection::btree_map(prop::sample::select(NAMES), ".{0,70}", 0..6);
+        run("settings_from_env", env, |vars| {
+            let vars: std::collections::BTreeMap<String, String> =
+                vars.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+            if let Err(e) = Settings::from_env(&vars) {
+                prop_assert!(e.variable.starts_with("OPSORCH_"), "{e}");
+                prop_assert!(!e.reason.contains('\n'));
+            }
+            Ok(())
+        });
+    }
+}

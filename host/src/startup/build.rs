@@ -74,7 +74,7 @@ fn from_env(
 /// Resolves every provider and returns the state the router serves, which
 /// owns `plugins` (the stdio transport) and records into `metrics`; the
 /// first problem refuses start-up.
-pub async fn build_state(
+pub async fn resolve(
     settings: &Settings,
     registry: ProviderRegistry,
     plugins: Arc<dyn PluginLauncher>,

@@ -17,8 +17,9 @@ use crate::http;
 use crate::http::admin::{self, Readiness};
 use crate::http::server::{self, Stop};
 use crate::metrics::Metrics;
+use crate::providers::seam::ProviderRegistry;
 use crate::providers::state::AppState;
-use crate::settings::{Env, Settings};
+use crate::settings::{ConfigError, Env, Settings};
 use crate::transports::{library, stdio};
 
 /// Reads the settings, loads providers and builds the state: everything
@@ -47,17 +48,37 @@ pub async fn prepare_with(
     let key = settings.secret_key.as_ref().map(SecretKey::new);
     let mut registry = build::builtin_registry_with(key);
     library::register_libraries(&settings.library_dirs, &mut registry, metrics.as_deref())?;
+    Ok(state_over(settings, registry, metrics).await?)
+}
+
+/// The state `settings` select over `registry`: the providers it holds
+/// (start from [`build::builtin_registry`] and add your own), the stdio
+/// plugins start-up would run, no metrics; adapter libraries are not
+/// loaded. For embedding the host with providers of your own, and for
+/// tests. Shut the plugins down with `state.plugins().shutdown()`.
+pub async fn build_state(
+    settings: &Settings,
+    registry: ProviderRegistry,
+) -> Result<AppState, ConfigError> {
+    state_over(settings, registry, None).await
+}
+
+async fn state_over(
+    settings: &Settings,
+    registry: ProviderRegistry,
+    metrics: Option<Arc<Metrics>>,
+) -> Result<AppState, ConfigError> {
     let plugins = stdio::Transport::new(stdio::TransportSettings {
         plugin_dirs: settings.library_dirs.clone(),
         call_timeout: settings.plugin_timeout,
         metrics: metrics.clone(),
     });
-    match build::build_state(settings, registry, plugins.clone(), metrics).await {
+    match build::resolve(settings, registry, plugins.clone(), metrics).await {
         Ok(state) => Ok(state),
         Err(err) => {
             // A stdio secret store may have started while loading choices.
             plugins.shutdown().await;
-            Err(err.into())
+            Err(err)
         }
     }
 }

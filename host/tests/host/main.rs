@@ -11,10 +11,8 @@ mod support;
 
 mod audit;
 mod errors;
-mod hardening_fuzz;
 mod hardening_limits;
 mod providers;
 mod routes;
-mod server;
 mod settings;
 mod startup;

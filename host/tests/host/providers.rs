@@ -5,10 +5,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
 
 use crate::support::*;
-use opsorch::settings::Settings;
-use opsorch::startup::build::build_state;
-use opsorch::transports::stdio::{Transport, TransportSettings};
-use opsorch::{AppState, HttpSettings, Provider, ProviderError, ProviderFuture};
+use opsorch::{
+    build_state, AppState, HttpSettings, Provider, ProviderError, ProviderFuture, Settings,
+};
 use opsorch_plugin_api::methods::{Capability, Method};
 use serde_json::{json, Value};
 
@@ -19,18 +18,7 @@ async fn state_from_env(factory: &Arc<FakeFactory>, env: &[(&str, &str)]) -> App
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     let settings = Settings::from_env(&env).unwrap();
-    build_state(&settings, registry(factory), plugins(&settings), None)
-        .await
-        .unwrap()
-}
-
-/// The stdio transport start-up would build for `settings`.
-fn plugins(settings: &Settings) -> Arc<Transport> {
-    Transport::new(TransportSettings {
-        plugin_dirs: settings.library_dirs.clone(),
-        call_timeout: settings.plugin_timeout,
-        metrics: None,
-    })
+    build_state(&settings, registry(factory)).await.unwrap()
 }
 
 fn secret_env(path: &str) -> Vec<(&'static str, String)> {
@@ -300,32 +288,27 @@ async fn body_limit_applies_to_the_providers_api() {
 
 #[tokio::test]
 async fn a_plugin_path_wins_over_a_provider_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = secret_file(dir.path(), "{}");
     let factory = Arc::new(FakeFactory::default());
-    let registry = registry(&factory);
-    let choice = opsorch::providers::selection::ProviderChoice {
-        provider: Some("fake".into()),
-        plugin: Some("/nonexistent/plugin".into()),
-        config: Default::default(),
-    };
+    let state = json_store_state(&factory, &path).await;
     // The path is used (and refused: it does not exist); the named provider
     // is not built.
-    let transport = Transport::new(TransportSettings::default());
-    let err = choice
-        .build(
-            &registry,
-            transport.as_ref(),
-            None,
-            Capability::Incident,
-            true,
-        )
-        .err()
-        .expect("the plugin path is used, and it cannot run");
+    let reply = post(
+        &opsorch::app(state.clone()),
+        "/providers/incident",
+        r#"{"provider":"fake","plugin":"/nonexistent/plugin"}"#,
+    )
+    .await;
+    reply.assert_error(400, "bad_request");
+    let message = reply.json()["message"].as_str().unwrap().to_owned();
     assert!(
-        matches!(&err, opsorch::providers::selection::ChoiceError::Plugin(_))
-            && err.to_string().contains("/nonexistent/plugin"),
-        "{err}"
+        message.starts_with("plugin ") && message.contains("/nonexistent/plugin"),
+        "{message}"
     );
     assert!(factory.created(Capability::Incident).is_none());
+    assert!(state.provider(Capability::Incident).is_err());
+    let registry = registry(&factory);
 
     // The same from the environment, for a capability and for the secret store.
     let env: HashMap<String, String> = [
@@ -338,7 +321,7 @@ async fn a_plugin_path_wins_over_a_provider_name() {
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
     let settings = Settings::from_env(&env).unwrap();
-    let err = build_state(&settings, registry, plugins(&settings), None)
+    let err = build_state(&settings, registry)
         .await
         .err()
         .expect("start-up refuses the plugin that does not exist");
@@ -354,7 +337,7 @@ impl Provider for Gate {
         Box::pin(async move {
             self.1.notify_one();
             let _permit = self.0.acquire().await.unwrap();
-            Ok(opsorch::providers::seam::Json::check(r#"[{"id":"old"}]"#).unwrap())
+            Ok(opsorch::Json::check(r#"[{"id":"old"}]"#).unwrap())
         })
     }
 }

@@ -7,10 +7,9 @@ use std::sync::{Arc, Mutex};
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
 use axum::Router;
-use opsorch::providers::seam::{BuildError, Json};
 use opsorch::{
-    AppState, HttpSettings, Provider, ProviderError, ProviderFactory, ProviderFuture,
-    ProviderRegistry,
+    AppState, BuildError, HttpSettings, Json, Provider, ProviderError, ProviderFactory,
+    ProviderFuture, ProviderRegistry,
 };
 use opsorch_plugin_api::methods::{Capability, Method};
 use serde_json::{Map, Value};
@@ -123,7 +122,7 @@ impl ProviderFactory for FakeFactory {
 
 /// A registry with the built-ins plus `fake` (and `other`) for every capability.
 pub fn registry(factory: &Arc<FakeFactory>) -> ProviderRegistry {
-    let mut registry = opsorch::startup::build::builtin_registry();
+    let mut registry = opsorch::builtin_registry();
     for cap in Capability::ALL {
         registry.register(cap, "fake", factory.clone()).unwrap();
         registry.register(cap, "Other", factory.clone()).unwrap();

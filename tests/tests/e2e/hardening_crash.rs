@@ -11,12 +11,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use opsorch::builtins::json_secrets::{decode_file, SecretKey, KEY_VAR};
-use opsorch::settings::KeyMaterial;
+use opsorch::{decode_secret_file as decode_file, KeyMaterial, SecretKey};
 use opsorch_e2e::{Host, TempDir};
 use serde_json::{json, Value};
 
 const ROUNDS: u64 = 15;
+/// The variable the key is read from.
+const KEY_VAR: &str = "OPSORCH_SECRET_KEY";
 const KEY: &str = "8f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
 
 /// One POST on a fresh connection; `None` when the host is gone.

@@ -9,8 +9,6 @@ pub(crate) mod providers;
 mod reply;
 pub mod table;
 
-pub use providers::ProviderConfigInput;
-
 use axum::extract::{DefaultBodyLimit, FromRequestParts, MatchedPath, Path, Request, State};
 use axum::response::Response;
 use axum::routing::{get, patch, post, MethodRouter};
@@ -117,3 +115,6 @@ async fn dispatch(
         Some(route.audit_action()),
     ))
 }
+
+#[cfg(test)]
+mod fuzz;

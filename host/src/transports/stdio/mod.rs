@@ -141,9 +141,7 @@ use std::sync::Arc;
 use opsorch_plugin_api::methods::Capability;
 use serde_json::{Map, Value};
 
-pub use options::{
-    TransportSettings, MAX_PROCESSES, PIPELINING_KEY, PROBE_KEY, PROCESSES_KEY, TIMEOUT_KEY,
-};
+pub use options::TransportSettings;
 
 use crate::providers::seam::{BuildError, PluginLauncher, Provider};
 use live::Live;

@@ -1,17 +1,36 @@
-//! Listening for real: HTTPS with rustls, graceful shutdown, bind rules.
+//! The server listening for real: HTTPS with rustls, graceful shutdown,
+//! bind rules, the body limit before any byte of the body, the connection
+//! cap, the exposure rule.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use opsorch::http::server::{bind, serve_until_shutdown, tls_config};
-use opsorch::settings::ServerLimits;
-use opsorch::settings::TlsFiles;
-use opsorch::{Provider, ProviderFuture};
 use opsorch_plugin_api::methods::Method;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::rustls;
+
+use super::{bind_std, exposed_without_token, serve_until_shutdown, tls_config};
+use crate::http::app;
+use crate::providers::seam::{Json, Provider, ProviderFuture, ProviderRegistry};
+use crate::providers::state::{AppState, HttpSettings};
+use crate::settings::{ServerLimits, TlsFiles};
+
+/// How long [`exchange`] waits for a whole response: only a bound on a
+/// hang; an answer takes milliseconds.
+const REPLY_BOUND: Duration = Duration::from_secs(10);
+
+/// A state with no provider in effect.
+fn empty_state(http: HttpSettings) -> AppState {
+    AppState::new(ProviderRegistry::new(), None, http)
+}
+
+/// A listener on `addr`, as start-up binds `OPSORCH_ADDR`.
+fn bind(addr: &str) -> TcpListener {
+    TcpListener::from_std(bind_std("OPSORCH_ADDR", addr).unwrap()).unwrap()
+}
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -28,14 +47,14 @@ fn tls_files() -> TlsFiles {
 
 /// Sends one HTTP/1.1 request with `Connection: close` and returns the raw
 /// response; panics if the server has not closed the connection within
-/// [`crate::support::REPLY_BOUND`] (a bound on a hang, not a speed check).
+/// [`REPLY_BOUND`] (a bound on a hang, not a speed check).
 async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, request_line: &str) -> String {
     let request =
         format!("{request_line} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut raw = Vec::new();
     let read = stream.read_to_end(&mut raw);
-    tokio::time::timeout(crate::support::REPLY_BOUND, read)
+    tokio::time::timeout(REPLY_BOUND, read)
         .await
         .unwrap_or_else(|_| panic!("{request_line}: not answered and closed"))
         .unwrap_or_default();
@@ -60,10 +79,10 @@ fn tls_client() -> tokio_rustls::TlsConnector {
 
 #[tokio::test]
 async fn serves_https_and_stops_on_signal() {
-    let listener = bind("127.0.0.1:0").await.unwrap();
+    let listener = bind("127.0.0.1:0");
     let addr = listener.local_addr().unwrap();
     let tls = tls_config(&tls_files()).unwrap();
-    let app = crate::support::app_with(&crate::support::FakeProvider::new());
+    let app = app(empty_state(HttpSettings::default()));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(serve_until_shutdown(
         listener,
@@ -108,16 +127,16 @@ impl Provider for Slow {
     fn call(&self, _: Method, _: String) -> ProviderFuture<'_> {
         Box::pin(async {
             tokio::time::sleep(Duration::from_millis(400)).await;
-            Ok(opsorch::providers::seam::Json::check(r#"[{"id":"late"}]"#).unwrap())
+            Ok(Json::check(r#"[{"id":"late"}]"#).unwrap())
         })
     }
 }
 
 #[tokio::test]
 async fn shutdown_lets_requests_in_flight_finish() {
-    let listener = bind("127.0.0.1:0").await.unwrap();
+    let listener = bind("127.0.0.1:0");
     let addr = listener.local_addr().unwrap();
-    let state = opsorch::AppState::new(opsorch::ProviderRegistry::new(), None, Default::default());
+    let state = empty_state(HttpSettings::default());
     state.set_provider(
         opsorch_plugin_api::methods::Capability::Incident,
         Some(Arc::new(Slow)),
@@ -127,7 +146,7 @@ async fn shutdown_lets_requests_in_flight_finish() {
         listener,
         None,
         ServerLimits::default(),
-        opsorch::app(state),
+        app(state),
         async {
             let _ = stopped.await;
         },
@@ -185,15 +204,118 @@ fn tls_files_are_checked_without_quoting_them() {
     assert!(!err.to_string().contains("hunter2"), "{err}");
 }
 
-#[tokio::test]
-async fn bind_rules() {
+#[test]
+fn bind_rules() {
     // `:PORT` means every interface.
-    let any = bind(":0").await.unwrap();
+    let any = bind_std("OPSORCH_ADDR", ":0").unwrap();
     assert!(any.local_addr().unwrap().ip().is_unspecified());
-    let err = bind(":http").await.unwrap_err();
+    let err = bind_std("OPSORCH_ADDR", ":http").unwrap_err();
     assert_eq!(err.variable, "OPSORCH_ADDR");
-    let taken = bind("127.0.0.1:0").await.unwrap();
+    let taken = bind_std("OPSORCH_ADDR", "127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
-    let err = bind(&addr).await.unwrap_err();
+    let err = bind_std("OPSORCH_ADDR", &addr).unwrap_err();
     assert_eq!(err.variable, "OPSORCH_ADDR");
+}
+
+/// Serves `app` on 127.0.0.1 with `limits` (and TLS when asked) until the
+/// returned sender is dropped.
+async fn serve(
+    app: axum::Router,
+    limits: ServerLimits,
+    tls: bool,
+) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    let listener = bind("127.0.0.1:0");
+    let addr = listener.local_addr().unwrap();
+    let tls = tls.then(|| tls_config(&tls_files()).unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(serve_until_shutdown(listener, tls, limits, app, async {
+        let _ = stopped.await;
+    }));
+    (addr, stop)
+}
+
+/// Reads until the server closes or `within` passes.
+async fn read_all(stream: &mut TcpStream, within: Duration) -> Option<String> {
+    let mut raw = Vec::new();
+    tokio::time::timeout(within, stream.read_to_end(&mut raw))
+        .await
+        .ok()?
+        .ok()?;
+    Some(String::from_utf8_lossy(&raw).into_owned())
+}
+
+#[tokio::test]
+async fn announced_length_over_the_limit_is_413_without_reading_the_body() {
+    let http = HttpSettings {
+        max_body_bytes: 1024,
+        ..HttpSettings::default()
+    };
+    let (addr, _stop) = serve(app(empty_state(http)), ServerLimits::default(), false).await;
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(
+            b"POST /incidents/query HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100000000\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    // Not a byte of the body follows; the answer must not wait for it.
+    let started = Instant::now();
+    let response = read_all(&mut stream, Duration::from_secs(5))
+        .await
+        .expect("answered and closed without the body");
+    assert!(response.starts_with("HTTP/1.1 413"), "{response}");
+    assert!(response.contains("payload_too_large"), "{response}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn exposure_rule() {
+    let addr = |s: &str| s.parse::<SocketAddr>().unwrap();
+    for exposed in ["0.0.0.0:8080", "[::]:8080", "10.1.2.3:80", "192.168.0.2:1"] {
+        assert!(exposed_without_token(addr(exposed), None), "{exposed}");
+        assert!(
+            !exposed_without_token(addr(exposed), Some("t")),
+            "{exposed}"
+        );
+    }
+    for local in ["127.0.0.1:8080", "127.0.0.2:1", "[::1]:8080"] {
+        assert!(!exposed_without_token(addr(local), None), "{local}");
+    }
+}
+
+#[tokio::test]
+async fn connection_cap_holds_over_tls_and_frees_slots() {
+    let app = app(empty_state(HttpSettings::default()));
+    let limits = ServerLimits {
+        max_connections: 2,
+        header_timeout: Duration::from_millis(300),
+        ..ServerLimits::default()
+    };
+    let (addr, _stop) = serve(app, limits, true).await;
+    // Two idle TCP connections (no handshake) take both slots.
+    let idle = [
+        TcpStream::connect(addr).await.unwrap(),
+        TcpStream::connect(addr).await.unwrap(),
+    ];
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // A third is closed at once, without a plain-text answer on a TLS port.
+    let mut third = TcpStream::connect(addr).await.unwrap();
+    let closed = read_all(&mut third, Duration::from_secs(2)).await;
+    assert_eq!(closed.as_deref(), Some(""));
+    // Once the idle ones go, a slot is free again (TLS handshake starts:
+    // the server waits for a ClientHello instead of closing).
+    drop(idle);
+    let mut freed = false;
+    for _ in 0..40 {
+        let mut probe = TcpStream::connect(addr).await.unwrap();
+        let mut buf = [0u8; 1];
+        match tokio::time::timeout(Duration::from_millis(100), probe.read(&mut buf)).await {
+            Err(_) => {
+                freed = true;
+                break;
+            }
+            Ok(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+    assert!(freed, "no slot was freed");
 }
