@@ -546,6 +546,124 @@ fn open_to_others(path: &std::path::Path) -> Option<u32> {
     }
 }
 
+/// The host's fixed internal limits and timeouts: values chosen once and
+/// not configurable (a variable for each would be a knob nobody should
+/// need), kept here with the configurable defaults so that every limit is
+/// in this file. `docs/RELIABILITY.md` ("Fixed limits") lists them with
+/// these values; a test checks the table against [`FIXED`].
+#[derive(Debug, Clone, Copy)]
+pub struct FixedLimits {
+    /// How long requests in flight may run after a shutdown signal.
+    pub shutdown_grace: Duration,
+    /// How long a client may take to finish a TLS handshake.
+    pub tls_handshake_timeout: Duration,
+    /// How many connections over the cap may be answered (503) at once;
+    /// beyond that they are closed without an answer.
+    pub refusals_in_flight: usize,
+    /// How long answering a refused connection may take.
+    pub refusal_timeout: Duration,
+    /// How often refused connections are logged (one line with the count).
+    pub refusal_log_every: Duration,
+    /// How long the log writer thread waits, once woken, for more lines
+    /// before writing.
+    pub log_gather: Duration,
+    /// Buffered log bytes at which writers wait for the output to catch up.
+    pub log_high_water: usize,
+    /// The longest audit value (an actor ID from a header), in characters.
+    pub audit_max_value_chars: usize,
+    /// The longest request ID taken from a client.
+    pub max_request_id_len: usize,
+    /// Call pool: how long every thread of a saturated pool must have been
+    /// asleep inside one call before the pool grows; also how often the
+    /// watchdog looks.
+    pub pool_stall_after: Duration,
+    /// Call pool: how long one call may keep a thread running (not asleep)
+    /// before the pool treats that thread as stuck.
+    pub pool_busy_stall: Duration,
+    /// Call pool: how long a call may wait in the queue before a pool with
+    /// fewer threads than CPUs grows.
+    pub pool_queue_stall: Duration,
+    /// Call pool: how long a thread with nothing to do stays around.
+    pub pool_idle_exit: Duration,
+    /// Call pool: the most threads one library provider may use at once.
+    pub pool_max_threads: usize,
+    /// The longest the host waits for a library's runtime to stop at
+    /// shutdown.
+    pub library_runtime_stop_wait: Duration,
+    /// How long a stopping plugin gets between stdin closing and SIGKILL.
+    pub plugin_stop_grace: Duration,
+    /// How long a plugin that closed its stdout may linger before it is
+    /// killed: it can no longer answer anything.
+    pub plugin_stdout_closed_grace: Duration,
+    /// After a plugin process exits, how long the reader may take to drain
+    /// answers it wrote before exiting (a grandchild may hold stdout open).
+    pub plugin_reader_drain: Duration,
+    /// The longest a failed call waits for its dead plugin process to be
+    /// reaped: the supervisor kills within `plugin_stop_grace` at worst.
+    pub plugin_reap_wait: Duration,
+    /// Requests queued for a plugin's writer before callers wait for room.
+    pub plugin_write_queue: usize,
+    /// A plugin's writer flushes once a batch reaches this size.
+    pub plugin_write_batch: usize,
+    /// Longest plugin stderr line forwarded whole; the rest is cut.
+    pub plugin_max_stderr_line: usize,
+    /// A plugin process lives at least this long to count as healthy even
+    /// without answering (a plugin that is up but idle).
+    pub plugin_healthy_uptime: Duration,
+    /// The first restart of a plugin after a failure is immediate;
+    /// consecutive failures without a healthy run in between wait this
+    /// long, doubling each time, up to `plugin_backoff_max`.
+    pub plugin_backoff_start: Duration,
+    /// The longest crash-loop backoff.
+    pub plugin_backoff_max: Duration,
+    /// The longest plugin response line accepted. A longer one means the
+    /// plugin is broken (or hostile) and its stream is abandoned rather
+    /// than buffered.
+    pub plugin_max_response_line: usize,
+    /// The largest plugin pool (`processes`): more is a typo, not a plan.
+    pub plugin_max_processes: u64,
+    /// At host shutdown, how long past `plugin_stop_grace` the host waits
+    /// for every plugin process to exit (a backstop: each supervisor kills
+    /// its process after the grace).
+    pub plugin_shutdown_margin: Duration,
+    /// How long the server waits before accepting again after an accept
+    /// error that is not a client's (most likely out of file descriptors).
+    pub accept_retry: Duration,
+}
+
+/// The fixed limits in effect.
+pub const FIXED: FixedLimits = FixedLimits {
+    shutdown_grace: Duration::from_secs(20),
+    tls_handshake_timeout: Duration::from_secs(10),
+    refusals_in_flight: 64,
+    refusal_timeout: Duration::from_secs(1),
+    refusal_log_every: Duration::from_secs(10),
+    log_gather: Duration::from_millis(2),
+    log_high_water: 4 << 20,
+    audit_max_value_chars: 256,
+    max_request_id_len: 128,
+    pool_stall_after: Duration::from_millis(2),
+    pool_busy_stall: Duration::from_millis(100),
+    pool_queue_stall: Duration::from_millis(10),
+    pool_idle_exit: Duration::from_secs(10),
+    pool_max_threads: 256,
+    library_runtime_stop_wait: Duration::from_secs(1),
+    plugin_stop_grace: Duration::from_secs(2),
+    plugin_stdout_closed_grace: Duration::from_secs(1),
+    plugin_reader_drain: Duration::from_millis(500),
+    plugin_reap_wait: Duration::from_secs(3),
+    plugin_write_queue: 1024,
+    plugin_write_batch: 64 << 10,
+    plugin_max_stderr_line: 16 << 10,
+    plugin_healthy_uptime: Duration::from_secs(10),
+    plugin_backoff_start: Duration::from_millis(100),
+    plugin_backoff_max: Duration::from_secs(5),
+    plugin_max_response_line: 64 << 20,
+    plugin_max_processes: 64,
+    plugin_shutdown_margin: Duration::from_secs(3),
+    accept_retry: Duration::from_secs(1),
+};
+
 /// The admin listener's address when `OPSORCH_ADMIN_ADDR` is not set.
 pub const DEFAULT_ADMIN_ADDR: &str = "127.0.0.1:9464";
 
@@ -645,6 +763,116 @@ pub fn parse_config_object(raw: &str) -> Result<Map<String, Value>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `docs/RELIABILITY.md` lists every fixed limit with its value, and
+    /// nothing else, in its "Fixed limits" table.
+    #[test]
+    fn the_fixed_limits_table_matches_the_code() {
+        fn time(d: Duration) -> String {
+            if d.as_millis().is_multiple_of(1000) {
+                format!("{} s", d.as_secs())
+            } else {
+                format!("{} ms", d.as_millis())
+            }
+        }
+        fn bytes(n: usize) -> String {
+            if n.is_multiple_of(1 << 20) {
+                format!("{} MiB", n >> 20)
+            } else if n.is_multiple_of(1 << 10) {
+                format!("{} KiB", n >> 10)
+            } else {
+                n.to_string()
+            }
+        }
+        // Destructured: a new field does not compile until it has a row.
+        let FixedLimits {
+            shutdown_grace,
+            tls_handshake_timeout,
+            refusals_in_flight,
+            refusal_timeout,
+            refusal_log_every,
+            log_gather,
+            log_high_water,
+            audit_max_value_chars,
+            max_request_id_len,
+            pool_stall_after,
+            pool_busy_stall,
+            pool_queue_stall,
+            pool_idle_exit,
+            pool_max_threads,
+            library_runtime_stop_wait,
+            plugin_stop_grace,
+            plugin_stdout_closed_grace,
+            plugin_reader_drain,
+            plugin_reap_wait,
+            plugin_write_queue,
+            plugin_write_batch,
+            plugin_max_stderr_line,
+            plugin_healthy_uptime,
+            plugin_backoff_start,
+            plugin_backoff_max,
+            plugin_max_response_line,
+            plugin_max_processes,
+            plugin_shutdown_margin,
+            accept_retry,
+        } = FIXED;
+        let code: BTreeMap<&str, String> = BTreeMap::from([
+            ("shutdown_grace", time(shutdown_grace)),
+            ("tls_handshake_timeout", time(tls_handshake_timeout)),
+            ("refusals_in_flight", refusals_in_flight.to_string()),
+            ("refusal_timeout", time(refusal_timeout)),
+            ("refusal_log_every", time(refusal_log_every)),
+            ("log_gather", time(log_gather)),
+            ("log_high_water", bytes(log_high_water)),
+            ("audit_max_value_chars", audit_max_value_chars.to_string()),
+            ("max_request_id_len", max_request_id_len.to_string()),
+            ("pool_stall_after", time(pool_stall_after)),
+            ("pool_busy_stall", time(pool_busy_stall)),
+            ("pool_queue_stall", time(pool_queue_stall)),
+            ("pool_idle_exit", time(pool_idle_exit)),
+            ("pool_max_threads", pool_max_threads.to_string()),
+            ("library_runtime_stop_wait", time(library_runtime_stop_wait)),
+            ("plugin_stop_grace", time(plugin_stop_grace)),
+            (
+                "plugin_stdout_closed_grace",
+                time(plugin_stdout_closed_grace),
+            ),
+            ("plugin_reader_drain", time(plugin_reader_drain)),
+            ("plugin_reap_wait", time(plugin_reap_wait)),
+            ("plugin_write_queue", plugin_write_queue.to_string()),
+            ("plugin_write_batch", bytes(plugin_write_batch)),
+            ("plugin_max_stderr_line", bytes(plugin_max_stderr_line)),
+            ("plugin_healthy_uptime", time(plugin_healthy_uptime)),
+            ("plugin_backoff_start", time(plugin_backoff_start)),
+            ("plugin_backoff_max", time(plugin_backoff_max)),
+            ("plugin_max_response_line", bytes(plugin_max_response_line)),
+            ("plugin_max_processes", plugin_max_processes.to_string()),
+            ("plugin_shutdown_margin", time(plugin_shutdown_margin)),
+            ("accept_retry", time(accept_retry)),
+        ]);
+        let doc = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../docs/RELIABILITY.md"
+        ))
+        .unwrap();
+        let section = doc
+            .split("### Fixed limits")
+            .nth(1)
+            .expect("a Fixed limits section")
+            .split("\n#")
+            .next()
+            .unwrap();
+        let documented: BTreeMap<&str, String> = section
+            .lines()
+            .filter_map(|line| {
+                let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+                // | limit | `name` | value |
+                let name = cells.get(2)?.strip_prefix('`')?.strip_suffix('`')?;
+                Some((name, cells.get(3)?.to_string()))
+            })
+            .collect();
+        assert_eq!(documented, code);
+    }
 
     #[test]
     fn defaults() {

@@ -23,6 +23,7 @@ use std::io::Write;
 use tracing::field::{Field, Visit};
 
 use crate::http::context::RequestContext;
+use crate::settings::FIXED;
 
 /// The `tracing` target of audit records.
 pub const TARGET: &str = "audit";
@@ -128,11 +129,8 @@ impl Visit for JsonFields<'_> {
 /// Every value is a JSON string with each unsafe character escaped (see
 /// [`crate::safe_text`]), bounded: a record is always one line.
 fn json_string(out: &mut Vec<u8>, text: &str) {
-    crate::safe_text::json_string(out, text, MAX_VALUE_CHARS);
+    crate::safe_text::json_string(out, text, FIXED.audit_max_value_chars);
 }
-
-/// The longest audit value (an actor ID from a header), in characters.
-const MAX_VALUE_CHARS: usize = 256;
 
 #[cfg(test)]
 mod tests {

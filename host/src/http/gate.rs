@@ -36,6 +36,7 @@ use crate::http::error::{ApiError, LoggedError};
 use crate::metrics::{self, Metrics};
 use crate::providers::seam::{CallInfo, CALL_INFO};
 use crate::providers::state::AppState;
+use crate::settings::FIXED;
 
 /// The header carrying the request ID, in both directions.
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -330,17 +331,14 @@ fn announced_length(headers: &HeaderMap) -> Option<u64> {
         .and_then(|v| v.trim().parse().ok())
 }
 
-/// The longest request ID taken from a client.
-pub const MAX_REQUEST_ID_LEN: usize = 128;
-
 /// Whether a client's request ID may be used (and echoed): 1 to
-/// [`MAX_REQUEST_ID_LEN`] characters, each an ASCII letter, digit or one of
+/// `FIXED.max_request_id_len` characters, each an ASCII letter, digit or one of
 /// `-_.:;=/+@`. That covers UUIDs, W3C and AWS trace IDs, and leaves out
 /// spaces, quotes and every control character, so an ID can carry no
 /// forged log field. Any other ID is replaced by a generated one and never
 /// echoed.
 pub fn is_safe_request_id(id: &[u8]) -> bool {
-    (1..=MAX_REQUEST_ID_LEN).contains(&id.len())
+    (1..=FIXED.max_request_id_len).contains(&id.len())
         && id
             .iter()
             .all(|b| b.is_ascii_alphanumeric() || b"-_.:;=/+@".contains(b))
@@ -465,7 +463,7 @@ mod tests {
         ] {
             assert!(is_safe_request_id(good.as_bytes()), "{good}");
         }
-        let long = "a".repeat(MAX_REQUEST_ID_LEN + 1);
+        let long = "a".repeat(FIXED.max_request_id_len + 1);
         for bad in [
             "",
             "a b",

@@ -8,7 +8,7 @@
 //! on writes (see [`serve_until_shutdown`] and [`ServerLimits`]). TLS
 //! handshakes run in the connection's own task, so one slow client cannot
 //! hold up the others. On SIGTERM or SIGINT the server stops accepting,
-//! lets requests in flight finish, and gives up after [`SHUTDOWN_GRACE`].
+//! lets requests in flight finish, and gives up after `FIXED.shutdown_grace`.
 
 use std::future::Future;
 use std::io::Write;
@@ -34,6 +34,7 @@ use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::TlsAcceptor;
 
+use crate::settings::FIXED;
 use crate::settings::{ConfigError, ServerLimits, Settings, TlsFiles};
 
 /// What the server serves: a cloneable tower service from requests to
@@ -63,12 +64,6 @@ impl<T> App for T where
         + 'static
 {
 }
-
-/// How long requests in flight may run after a shutdown signal.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
-
-/// How long a client may take to finish a TLS handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Binds `addr` for the variable `var` (its name is in the reason when it
 /// fails), as a non-blocking std listener that a successor can inherit.
@@ -160,7 +155,7 @@ pub fn exposed_without_token(addr: SocketAddr, bearer_token: Option<&str>) -> bo
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stop {
     /// SIGTERM or SIGINT: requests in flight finish (at most
-    /// [`SHUTDOWN_GRACE`]), idle connections close at once.
+    /// `FIXED.shutdown_grace`), idle connections close at once.
     Terminate,
     /// A successor has taken over the listener: every connection gets
     /// `Connection: close` on its next response and ends by itself; those
@@ -214,13 +209,6 @@ pub async fn run(
     serve_with_stop(listener, tls, limits.clone(), app, stop, handover_limit).await
 }
 
-/// How many refused connections may be answered (503) at once; beyond
-/// that they are closed without an answer.
-const REFUSALS_IN_FLIGHT: usize = 64;
-
-/// How long answering a refused connection may take.
-const REFUSAL_TIMEOUT: Duration = Duration::from_secs(1);
-
 /// The body of the answer to a connection over the cap (plain HTTP only).
 const REFUSAL_BODY: &str = r#"{"code":"too_many_connections","message":"the server is at its connection limit; retry shortly"}"#;
 
@@ -234,7 +222,7 @@ fn refusal() -> Vec<u8> {
 }
 
 /// Serves connections from `listener` (over TLS with `tls`) until `signal`
-/// resolves, then drains for at most [`SHUTDOWN_GRACE`].
+/// resolves, then drains for at most `FIXED.shutdown_grace`.
 ///
 /// Each connection is HTTP/1.1 served by hyper with the [`ServerLimits`]:
 /// headers must arrive within `header_timeout` (which also closes idle
@@ -254,7 +242,7 @@ pub async fn serve_until_shutdown<A: App>(
         signal.await;
         Stop::Terminate
     };
-    serve_with_stop(listener, tls, limits, app, stop, SHUTDOWN_GRACE).await
+    serve_with_stop(listener, tls, limits, app, stop, FIXED.shutdown_grace).await
 }
 
 /// [`serve_until_shutdown`], stopping as `stop` says; after a
@@ -269,7 +257,7 @@ pub async fn serve_with_stop(
 ) -> anyhow::Result<()> {
     let acceptor = tls.map(TlsAcceptor::from);
     let slots = Arc::new(Semaphore::new(limits.max_connections));
-    let refusals = Arc::new(Semaphore::new(REFUSALS_IN_FLIGHT));
+    let refusals = Arc::new(Semaphore::new(FIXED.refusals_in_flight));
     let refused_log = Arc::new(RefusalLog::default());
     let header_timeout = limits.header_timeout;
     let limits = Arc::new(limits);
@@ -296,9 +284,10 @@ pub async fn serve_with_stop(
                 Err(e) if is_connection_error(&e) => continue,
                 Err(e) => {
                     // Most likely out of file descriptors: wait rather than spin.
-                    tracing::error!(error = %e, "cannot accept connections; retrying in 1 s");
+                    tracing::error!(error = %e, retry_ms = FIXED.accept_retry.as_millis() as u64,
+                        "cannot accept connections; retrying");
                     tokio::select! {
-                        _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                        _ = tokio::time::sleep(FIXED.accept_retry) => continue,
                         why = &mut stop => break why,
                     }
                 }
@@ -332,7 +321,7 @@ pub async fn serve_with_stop(
     let grace = match why {
         Stop::Terminate => {
             tracing::info!("shutting down: no new connections, finishing requests in flight");
-            SHUTDOWN_GRACE
+            FIXED.shutdown_grace
         }
         Stop::HandOver => {
             tracing::info!("handed over: no new connections, closing each after its next response");
@@ -398,7 +387,7 @@ fn refuse(stream: TcpStream, plain: bool, refusals: &Arc<Semaphore>) {
     tokio::spawn(async move {
         let _permit = permit;
         let mut stream = stream;
-        let _ = tokio::time::timeout(REFUSAL_TIMEOUT, async {
+        let _ = tokio::time::timeout(FIXED.refusal_timeout, async {
             stream.write_all(&refusal()).await?;
             stream.shutdown().await?;
             // Read what the client sent, so that closing does not reset the
@@ -418,13 +407,11 @@ fn refuse(stream: TcpStream, plain: bool, refusals: &Arc<Semaphore>) {
 }
 
 /// Logs refused connections: the first at once, then at most one line per
-/// [`REFUSAL_LOG_EVERY`] with the count since the last line.
+/// `FIXED.refusal_log_every` with the count since the last line.
 #[derive(Default)]
 struct RefusalLog {
     state: std::sync::Mutex<(u64, Option<Instant>)>,
 }
-
-const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(10);
 
 impl RefusalLog {
     fn note(&self, cap: usize) {
@@ -433,7 +420,9 @@ impl RefusalLog {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         state.0 += 1;
-        let due = state.1.is_none_or(|at| at.elapsed() >= REFUSAL_LOG_EVERY);
+        let due = state
+            .1
+            .is_none_or(|at| at.elapsed() >= FIXED.refusal_log_every);
         if due {
             tracing::warn!(
                 refused = state.0,
@@ -464,7 +453,7 @@ struct Connection<A> {
 
 impl<A: App> Connection<A> {
     async fn serve_tls(mut self, acceptor: TlsAcceptor, stream: TcpStream, peer: SocketAddr) {
-        let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream));
+        let handshake = tokio::time::timeout(FIXED.tls_handshake_timeout, acceptor.accept(stream));
         let tls = tokio::select! {
             done = handshake => match done {
                 Ok(Ok(tls)) => tls,

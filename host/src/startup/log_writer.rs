@@ -3,11 +3,11 @@
 //! Request handlers never wait on the terminal or a pipe for their audit
 //! record: [`LogWriter`] appends each line to a shared buffer, and a
 //! background thread writes the buffer out. The thread is woken when a line
-//! lands in an empty buffer, then waits [`GATHER`] for more before writing,
+//! lands in an empty buffer, then waits `FIXED.log_gather` for more before writing,
 //! so under load one wake-up and one `write` carry hundreds of lines, where
 //! a wake-up per line would cost more than formatting the line.
 //!
-//! Nothing is dropped: when the buffer holds [`HIGH_WATER`] bytes (the
+//! Nothing is dropped: when the buffer holds `FIXED.log_high_water` bytes (the
 //! output is stuck), writers wait for it to drain. Dropping the
 //! [`LogGuard`] writes out what is buffered and stops the thread.
 //!
@@ -19,14 +19,9 @@
 use std::io::Write;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::Duration;
 
+use crate::settings::FIXED;
 use tracing_subscriber::fmt::MakeWriter;
-
-/// How long the thread waits, once woken, for more lines before writing.
-pub const GATHER: Duration = Duration::from_millis(2);
-/// Buffered bytes at which writers wait for the output to catch up.
-pub const HIGH_WATER: usize = 4 << 20;
 
 /// Where log lines go: cheap to clone, one per subscriber layer.
 #[derive(Clone)]
@@ -99,7 +94,7 @@ impl Shared {
             let _ = std::io::stderr().write_all(line);
             return;
         }
-        while state.buffer.len() >= HIGH_WATER && !state.closed {
+        while state.buffer.len() >= FIXED.log_high_water && !state.closed {
             state = self.drained.wait(state).unwrap_or_else(|e| e.into_inner());
         }
         let was_empty = state.buffer.is_empty();
@@ -122,7 +117,7 @@ impl Shared {
             }
             if !state.closed {
                 drop(state);
-                std::thread::sleep(GATHER);
+                std::thread::sleep(FIXED.log_gather);
                 state = self.lock();
             }
             std::mem::swap(&mut state.buffer, &mut batch);
@@ -131,7 +126,7 @@ impl Shared {
             // A log line that cannot be written has nowhere else to go.
             let _ = out.write_all(&batch).and_then(|()| out.flush());
             batch.clear();
-            if batch.capacity() > HIGH_WATER {
+            if batch.capacity() > FIXED.log_high_water {
                 batch = Vec::new();
             }
         }
@@ -246,7 +241,7 @@ mod tests {
             .into_iter()
             .chain([b'\n'])
             .collect::<Vec<u8>>();
-        let lines = 3 * HIGH_WATER / line.len();
+        let lines = 3 * FIXED.log_high_water / line.len();
         let producer = {
             let mut writer = writer.clone();
             let line = line.clone();
@@ -256,7 +251,7 @@ mod tests {
                 }
             })
         };
-        std::thread::sleep(Duration::from_millis(200));
+        std::thread::sleep(std::time::Duration::from_millis(200));
         assert!(!producer.is_finished(), "the writer should be held back");
         *gate.0.lock().unwrap() = true;
         gate.1.notify_all();

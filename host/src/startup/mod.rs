@@ -19,6 +19,7 @@ use crate::http::server::{self, Stop};
 use crate::metrics::Metrics;
 use crate::providers::seam::ProviderRegistry;
 use crate::providers::state::AppState;
+use crate::settings::FIXED;
 use crate::settings::{ConfigError, Env, Settings};
 use crate::transports::{library, stdio};
 
@@ -179,8 +180,8 @@ pub async fn serve(env: &dyn Env, inherited: swap::Inherited) -> anyhow::Result<
     state.plugins().shutdown().await;
     // No call can reach an adapter library any more: stop their runtimes.
     let registry = state.registry().clone();
-    let _ =
-        tokio::task::spawn_blocking(move || registry.shutdown(library::RUNTIME_STOP_WAIT)).await;
+    let _ = tokio::task::spawn_blocking(move || registry.shutdown(FIXED.library_runtime_stop_wait))
+        .await;
     if *handed_over.borrow() {
         tracing::info!("handed over to the successor; exiting");
     } else if let Some(path) = &settings.pid_file {

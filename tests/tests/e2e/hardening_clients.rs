@@ -13,7 +13,7 @@ use opsorch_e2e::Host;
 const HEADER_TIMEOUT_MS: u64 = 600;
 const MAX_CONNECTIONS: usize = 8;
 /// Connections opened beyond the cap, fewer than the host answers at once
-/// (64, `REFUSALS_IN_FLIGHT` in the server).
+/// (64, `FIXED.refusals_in_flight` in `host/src/settings.rs`).
 const OVER_CAP: usize = 40;
 
 fn limited_host() -> Host {

@@ -11,23 +11,23 @@
 //! under load calls flow with few wake-ups.
 //!
 //! The pool starts one thread. One process-wide watchdog thread looks at
-//! every saturated pool (calls queued, no thread free) each [`STALL_AFTER`].
+//! every saturated pool (calls queued, no thread free) each `FIXED.pool_stall_after`.
 //! If every thread of the pool has been inside one call for longer than
 //! that, and is asleep in it (blocked on I/O, a lock, a sleep), the pool
 //! gets another thread. A thread that is running or waiting for a CPU is
 //! busy, not blocked: on a loaded machine the scheduler can hold a runnable
 //! thread back for milliseconds, and growing then would only add contention.
-//! Such a thread counts as stuck once one call has run for [`BUSY_STALL`].
+//! Such a thread counts as stuck once one call has run for `FIXED.pool_busy_stall`.
 //! Where the thread state cannot be read (not Linux), age alone decides.
 //!
 //! Calls that keep their threads busy without blocking (an adapter doing
 //! real computation) grow the pool another way: when a call has waited
-//! [`QUEUE_STALL`] in the queue, the pool gets another thread, up to one
+//! `FIXED.pool_queue_stall` in the queue, the pool gets another thread, up to one
 //! per CPU. Beyond that, more threads would only share the same CPUs.
 //!
 //! So a blocked call delays no other capability (each has its own pool), and
 //! the calls queued behind it in its own capability by a few milliseconds.
-//! Threads idle for [`IDLE_EXIT`] exit, down to one.
+//! Threads idle for `FIXED.pool_idle_exit` exit, down to one.
 //!
 //! # Why not a crate
 //! It replaces tokio's `spawn_blocking` pool (and the first, timer-based
@@ -43,7 +43,7 @@
 //! holds nothing but weak references to the pools it watches, no settings
 //! and no state of any one host, so nothing can pass from one host to
 //! another through it; a pool that is dropped drops out of its list. One
-//! thread waking every [`STALL_AFTER`] while any pool is saturated is the
+//! thread waking every `FIXED.pool_stall_after` while any pool is saturated is the
 //! cost; one per host would multiply those wake-ups for no gain. It starts
 //! with the first pool and sleeps while no pool is saturated.
 
@@ -51,21 +51,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
+use crate::settings::FIXED;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
-
-/// How long every thread of a saturated pool must have been asleep inside
-/// one call before the pool grows; also how often the watchdog looks.
-pub const STALL_AFTER: Duration = Duration::from_millis(2);
-/// How long one call may keep a thread running (not asleep) before the
-/// pool treats that thread as stuck.
-pub const BUSY_STALL: Duration = Duration::from_millis(100);
-/// How long a call may wait in the queue before a pool with fewer threads
-/// than CPUs grows.
-pub const QUEUE_STALL: Duration = Duration::from_millis(10);
-/// How long a thread with nothing to do stays around.
-pub const IDLE_EXIT: Duration = Duration::from_secs(10);
-/// The most threads one provider may use at once.
-pub const MAX_THREADS: usize = 256;
 
 /// Why a call could not run on its pool.
 #[derive(Debug, thiserror::Error)]
@@ -184,12 +171,12 @@ impl Shared {
         Ok(())
     }
 
-    /// Adds a thread unless the pool is at [`MAX_THREADS`].
+    /// Adds a thread unless the pool is at `FIXED.pool_max_threads`.
     fn grow(self: &Arc<Self>) -> Result<(), PoolError> {
         let grew = self
             .threads
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < MAX_THREADS).then_some(n + 1)
+                (n < FIXED.pool_max_threads).then_some(n + 1)
             })
             .is_ok();
         if grew {
@@ -224,7 +211,7 @@ impl Shared {
         self.lock_workers().push(me.clone());
         loop {
             self.idle.fetch_add(1, Ordering::SeqCst);
-            let next = self.jobs.recv_timeout(IDLE_EXIT);
+            let next = self.jobs.recv_timeout(FIXED.pool_idle_exit);
             self.idle.fetch_sub(1, Ordering::SeqCst);
             match next {
                 Ok(job) => {
@@ -273,7 +260,7 @@ impl Shared {
                     return false;
                 }
                 let age = Duration::from_nanos(now.saturating_sub(started));
-                age >= BUSY_STALL || (age >= STALL_AFTER && !worker.running())
+                age >= FIXED.pool_busy_stall || (age >= FIXED.pool_stall_after && !worker.running())
             })
     }
 }
@@ -353,7 +340,7 @@ impl Watchdog {
             if self.look(&mut pools) {
                 let (next, _) = self
                     .wake
-                    .wait_timeout(pools, STALL_AFTER)
+                    .wait_timeout(pools, FIXED.pool_stall_after)
                     .unwrap_or_else(|e| e.into_inner());
                 pools = next;
                 continue;
@@ -387,7 +374,9 @@ impl Watchdog {
                 busy = true;
                 let why = if pool.stalled() {
                     Some("every adapter thread is blocked in a call")
-                } else if waited >= QUEUE_STALL && pool.threads.load(Ordering::Acquire) < cpus {
+                } else if waited >= FIXED.pool_queue_stall
+                    && pool.threads.load(Ordering::Acquire) < cpus
+                {
                     Some("calls are waiting for busy adapter threads")
                 } else {
                     None
@@ -536,7 +525,7 @@ mod tests {
             })
         };
         tokio::time::sleep(Duration::from_millis(20)).await;
-        // The quick call waits about BUSY_STALL, not for the spinning one.
+        // The quick call waits about FIXED.pool_busy_stall, not for the spinning one.
         let quick = tokio::time::timeout(Duration::from_secs(5), pool.run(|| "quick")).await;
         assert_eq!(quick.unwrap().unwrap(), "quick");
         assert!(!spinning.is_finished());

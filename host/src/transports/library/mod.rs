@@ -19,7 +19,7 @@
 //! When the host stops (after the server has drained and the stdio plugins
 //! have ended), `serve` calls [`ProviderRegistry::shutdown`]: the
 //! asynchronous module's `shutdown` of every such library stops its runtime
-//! (waiting at most [`RUNTIME_STOP_WAIT`] for its blocking tasks), once per
+//! (waiting at most `FIXED.library_runtime_stop_wait` for its blocking tasks), once per
 //! library.
 //!
 //! Each (capability, provider name) pair a library's manifest lists becomes a
@@ -81,9 +81,6 @@ pub struct LoadedLibrary {
     /// Set once its runtime has been asked to stop.
     stopped: Arc<AtomicBool>,
 }
-
-/// The longest the host waits for a library's runtime to stop at shutdown.
-pub const RUNTIME_STOP_WAIT: Duration = Duration::from_secs(1);
 
 impl fmt::Debug for LoadedLibrary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -2,9 +2,9 @@
 //! reaped, so that [`Live::shutdown`] can end every one of them.
 
 use std::sync::{Arc, Mutex, PoisonError, Weak};
-use std::time::Duration;
 
-use super::process::{self, PluginProcess, PluginSpec, Shared};
+use super::process::{PluginProcess, PluginSpec, Shared};
+use crate::settings::FIXED;
 
 /// Why no process could be started.
 #[derive(Debug)]
@@ -65,9 +65,12 @@ impl Live {
                 process.wait_exited().await;
             }
         };
-        if tokio::time::timeout(process::STOP_GRACE + Duration::from_secs(3), all_exited)
-            .await
-            .is_err()
+        if tokio::time::timeout(
+            FIXED.plugin_stop_grace + FIXED.plugin_shutdown_margin,
+            all_exited,
+        )
+        .await
+        .is_err()
         {
             tracing::warn!("some plugin processes had not exited when shutdown gave up waiting");
         }

@@ -13,7 +13,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::metrics::Metrics;
-use crate::settings::DEFAULT_PLUGIN_TIMEOUT;
+use crate::settings::{DEFAULT_PLUGIN_TIMEOUT, FIXED};
 
 /// Config key: how many processes serve the capability (default 1).
 pub const PROCESSES_KEY: &str = "processes";
@@ -24,9 +24,6 @@ pub const PROBE_KEY: &str = "pluginInfo";
 /// Config key: `false` sends one request at a time per process, as the Go
 /// host did, for plugins that cannot read ahead.
 pub const PIPELINING_KEY: &str = "pipelining";
-
-/// The largest pool: more processes than this is a typo, not a plan.
-pub const MAX_PROCESSES: u64 = 64;
 
 /// The transport's settings, taken from [`crate::settings::Settings`].
 #[derive(Debug, Clone)]
@@ -68,9 +65,9 @@ impl PluginOptions {
     ) -> Result<PluginOptions, String> {
         let processes = match config.get(PROCESSES_KEY).map(Value::as_u64) {
             None => 1,
-            Some(Some(n @ 1..=MAX_PROCESSES)) => n as usize,
+            Some(Some(n)) if (1..=FIXED.plugin_max_processes).contains(&n) => n as usize,
             Some(_) => {
-                let range = format!("from 1 to {MAX_PROCESSES}");
+                let range = format!("from 1 to {}", FIXED.plugin_max_processes);
                 return Err(format!(
                     "config key `{PROCESSES_KEY}` must be a whole number {range}"
                 ));

@@ -19,21 +19,17 @@ use super::process::{CallError, Ending, PluginProcess, PluginSpec};
 use super::wire;
 use crate::metrics::PluginEvent;
 use crate::providers::seam::{Json, ProcessStatus, Provider, ProviderError, ProviderFuture};
-
-/// The first restart after a failure is immediate; consecutive failures
-/// without a healthy run in between wait this long, doubling each time…
-const BACKOFF_START: Duration = Duration::from_millis(100);
-/// …up to this.
-const BACKOFF_MAX: Duration = Duration::from_secs(5);
+use crate::settings::FIXED;
 
 /// The wait before starting a slot's process again after `failures`
 /// consecutive failures.
 pub(crate) fn backoff(failures: u32) -> Duration {
     match failures {
         0 | 1 => Duration::ZERO,
-        n => BACKOFF_START
+        n => FIXED
+            .plugin_backoff_start
             .saturating_mul(1u32 << (n - 2).min(16))
-            .min(BACKOFF_MAX),
+            .min(FIXED.plugin_backoff_max),
     }
 }
 
@@ -229,7 +225,7 @@ mod tests {
         assert_eq!(backoff(2), Duration::from_millis(100));
         assert_eq!(backoff(3), Duration::from_millis(200));
         assert_eq!(backoff(7), Duration::from_millis(3200));
-        assert_eq!(backoff(8), BACKOFF_MAX);
-        assert_eq!(backoff(u32::MAX), BACKOFF_MAX);
+        assert_eq!(backoff(8), FIXED.plugin_backoff_max);
+        assert_eq!(backoff(u32::MAX), FIXED.plugin_backoff_max);
     }
 }

@@ -35,24 +35,7 @@ use super::executable::Executable;
 use super::wire::{self, LineRead, Parsed};
 use crate::metrics::{Metrics, PluginEvent};
 use crate::providers::seam::ProviderError;
-
-/// How long a stopping plugin gets between stdin closing and SIGKILL.
-pub(crate) const STOP_GRACE: Duration = Duration::from_secs(2);
-/// How long a plugin that closed its stdout may linger before it is killed:
-/// it can no longer answer anything.
-const STDOUT_CLOSED_GRACE: Duration = Duration::from_secs(1);
-/// After the process exits, how long the reader may take to drain answers
-/// the plugin wrote before exiting (a grandchild may hold stdout open).
-const READER_DRAIN: Duration = Duration::from_millis(500);
-/// The longest a failed call waits for its dead process to be reaped: the
-/// supervisor kills within [`STOP_GRACE`] in the worst case.
-const REAP_WAIT: Duration = Duration::from_secs(3);
-/// Requests queued for the writer before callers wait for room.
-const WRITE_QUEUE: usize = 1024;
-/// The writer flushes once a batch reaches this size.
-const BATCH_BYTES: usize = 64 << 10;
-/// Longest stderr line forwarded whole; the rest is cut.
-const MAX_STDERR_LINE: usize = 16 << 10;
+use crate::settings::FIXED;
 
 /// Environment variables a plugin does not inherit (besides every
 /// `OPSORCH_*_CONFIG`, see [`is_host_secret`]).
@@ -183,10 +166,6 @@ pub(crate) struct Ending {
     pub was_healthy: bool,
 }
 
-/// A process lives at least this long to count as healthy even without
-/// answering (a plugin that is up but idle).
-const HEALTHY_UPTIME: Duration = Duration::from_secs(10);
-
 /// The part of a process the tasks share.
 pub(crate) struct Shared {
     spec: Arc<PluginSpec>,
@@ -245,7 +224,7 @@ impl Shared {
     }
 
     /// Asks the process to stop: stdin closes so it can finish and exit;
-    /// the supervisor kills it after [`STOP_GRACE`].
+    /// the supervisor kills it after `FIXED.plugin_stop_grace`.
     pub fn stop(&self) {
         self.leave_running(Phase::Stopping);
     }
@@ -288,7 +267,7 @@ impl Shared {
             death,
             at,
             was_healthy: self.answered.load(Ordering::Relaxed)
-                || at.duration_since(self.started) >= HEALTHY_UPTIME,
+                || at.duration_since(self.started) >= FIXED.plugin_healthy_uptime,
         })
     }
 
@@ -354,7 +333,7 @@ impl PluginProcess {
         tracing::info!(capability = %spec.capability, plugin = %spec.shown_path(), pid,
             "started plugin process");
 
-        let (requests, queue) = mpsc::channel(WRITE_QUEUE);
+        let (requests, queue) = mpsc::channel(FIXED.plugin_write_queue);
         // Lock-step plugins get one request at a time, so the probe, which
         // is never awaited, would break that promise.
         if spec.probe && spec.pipelining {
@@ -413,7 +392,7 @@ impl PluginProcess {
     pub async fn call(&self, method: Method, line: Vec<u8>, deadline: Instant) -> Reply {
         let reply = self.send_and_wait(method, line, deadline).await;
         if matches!(reply, Err(CallError::Failed(_))) && self.shared.lock().death.is_some() {
-            let _ = tokio::time::timeout(REAP_WAIT, self.shared.wait_exited()).await;
+            let _ = tokio::time::timeout(FIXED.plugin_reap_wait, self.shared.wait_exited()).await;
         }
         reply
     }
@@ -544,7 +523,7 @@ async fn write_requests(
     mut stdin: ChildStdin,
 ) {
     let mut phase = shared.phase.subscribe();
-    let mut batch = Vec::with_capacity(BATCH_BYTES);
+    let mut batch = Vec::with_capacity(FIXED.plugin_write_batch);
     'serve: loop {
         let first = tokio::select! {
             biased;
@@ -559,7 +538,7 @@ async fn write_requests(
         let mut next = Some(first);
         while let Some(outgoing) = next.take() {
             enqueue(&shared, outgoing, &mut batch);
-            if batch.len() < BATCH_BYTES {
+            if batch.len() < FIXED.plugin_write_batch {
                 next = queue.try_recv().ok();
             }
         }
@@ -615,7 +594,7 @@ async fn read_responses(shared: Arc<Shared>, stdout: ChildStdout) {
     let mut line = Vec::new();
     loop {
         let read = tokio::select! {
-            read = wire::read_line_bounded(&mut reader, &mut line, wire::MAX_RESPONSE_LINE) => read,
+            read = wire::read_line_bounded(&mut reader, &mut line, FIXED.plugin_max_response_line) => read,
             // Nothing read from a dead process can be trusted.
             _ = phase.wait_for(|p| *p == Phase::Dead) => return,
         };
@@ -639,7 +618,7 @@ async fn read_responses(shared: Arc<Shared>, stdout: ChildStdout) {
                     &shared,
                     format!(
                         "plugin wrote a response line longer than {} MiB",
-                        wire::MAX_RESPONSE_LINE >> 20
+                        FIXED.plugin_max_response_line >> 20
                     ),
                 );
                 return;
@@ -732,7 +711,8 @@ async fn forward_stderr(shared: Arc<Shared>, stderr: ChildStderr) {
     // The process keeps nothing of ours alive through this task.
     drop(shared);
     loop {
-        let read = wire::read_line_bounded(&mut reader, &mut line, MAX_STDERR_LINE).await;
+        let read =
+            wire::read_line_bounded(&mut reader, &mut line, FIXED.plugin_max_stderr_line).await;
         let truncated = match read {
             Ok(LineRead::Line | LineRead::Partial) => false,
             Ok(LineRead::TooLong) => true,
@@ -802,7 +782,7 @@ async fn supervise(
             _ = &mut reader, if !reader_done => {
                 // Stdout is closed: the plugin cannot answer anything more.
                 reader_done = true;
-                let at = Instant::now() + STDOUT_CLOSED_GRACE;
+                let at = Instant::now() + FIXED.plugin_stdout_closed_grace;
                 kill_at = Some(kill_at.map_or(at, |k| k.min(at)));
             }
             changed = phase.changed(), if phase_open => {
@@ -817,12 +797,12 @@ async fn supervise(
                         killed = true;
                     }
                     Phase::Stopping => {
-                        let at = Instant::now() + STOP_GRACE;
+                        let at = Instant::now() + FIXED.plugin_stop_grace;
                         kill_at = Some(kill_at.map_or(at, |k| k.min(at)));
                     }
                     // It can take no more requests; it should be exiting.
                     Phase::Draining => {
-                        let at = Instant::now() + STDOUT_CLOSED_GRACE;
+                        let at = Instant::now() + FIXED.plugin_stdout_closed_grace;
                         kill_at = Some(kill_at.map_or(at, |k| k.min(at)));
                     }
                     Phase::Running => {}
@@ -844,7 +824,7 @@ async fn supervise(
     };
     // Answers the plugin wrote before it exited are still in the pipe.
     if !reader_done
-        && tokio::time::timeout(READER_DRAIN, &mut reader)
+        && tokio::time::timeout(FIXED.plugin_reader_drain, &mut reader)
             .await
             .is_err()
     {

@@ -15,10 +15,6 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 
 use crate::providers::seam::ProviderError;
 
-/// The longest response line accepted. A longer one means the plugin is
-/// broken (or hostile) and its stream is abandoned rather than buffered.
-pub(crate) const MAX_RESPONSE_LINE: usize = 64 << 20;
-
 /// Encodes one request line, newline included.
 ///
 /// The payload comes from the host's own serialisation, but a raw newline
