@@ -11,7 +11,32 @@ use serde_json::value::RawValue;
 /// Extension method (not in the Go protocol): a plugin that knows it answers
 /// with its [`Manifest`]. Plugins that answer with an error are treated
 /// exactly as before.
+///
+/// Its payload is `null`, or a [`PluginInfoPayload`] naming a capability:
+/// the plugin then also builds its provider for that capability from the
+/// request's config and reports the outcome in [`Manifest::config_check`]
+/// (the host's configuration check, see docs/PROTOCOL.md).
 pub const PLUGIN_INFO_METHOD: &str = "plugin.info";
+
+/// The payload of a `plugin.info` request that asks for a config check.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PluginInfoPayload {
+    /// The capability whose provider should be built from the config.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capability: Option<String>,
+}
+
+/// Whether a plugin's provider for a capability accepts a config: part of
+/// the answer to a `plugin.info` that named the capability.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigCheck {
+    /// The capability asked about.
+    pub capability: String,
+    /// The provider constructor's error; absent when the config is
+    /// accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<WireError>,
+}
 
 /// One request line written to a stdio plugin.
 #[derive(Debug, Serialize)]
@@ -79,6 +104,10 @@ pub struct Manifest {
     pub version: String,
     pub interface_version: String,
     pub providers: Vec<ProviderEntry>,
+    /// Only in the answer to a `plugin.info` whose payload names a
+    /// capability, from plugins that check configs (SDK 1.1 and later).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_check: Option<ConfigCheck>,
 }
 
 /// One (capability, provider name) pair a library offers.

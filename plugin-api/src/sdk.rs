@@ -347,6 +347,7 @@ impl Adapter {
                     name: r.name.clone(),
                 })
                 .collect(),
+            config_check: None,
         }
     }
 

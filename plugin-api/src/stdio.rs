@@ -21,7 +21,11 @@ use std::time::Duration;
 use crate::context::CallContext;
 use crate::error::Error;
 use crate::methods::{Capability, Method};
-use crate::protocol::{IncomingRequest, WireError, PLUGIN_INFO_METHOD};
+use serde_json::value::RawValue;
+
+use crate::protocol::{
+    ConfigCheck, IncomingRequest, PluginInfoPayload, WireError, PLUGIN_INFO_METHOD,
+};
 use crate::sdk::{Adapter, Config, ProviderInstance};
 
 /// Most requests answered concurrently; the reader waits when this many
@@ -145,28 +149,19 @@ fn handle_line(
 ) -> Result<Pending, Error> {
     let request: IncomingRequest = serde_json::from_str(line)
         .map_err(|e| Error::bad_request(format!("invalid request line: {e}")))?;
+    let config_text = request.config.as_ref().map(|c| c.get()).unwrap_or("{}");
     if request.method == PLUGIN_INFO_METHOD {
-        return serde_json::to_string(&adapter.manifest())
-            .map(|m| Pending::Ready(answer(Ok(m))))
-            .map_err(|e| Error::internal(e.to_string()));
+        return plugin_info(adapter, request.payload.as_deref(), config_text)
+            .map(|m| Pending::Ready(answer(Ok(m))));
     }
     let method = Method::from_name(&request.method)
         .ok_or_else(|| Error::bad_request(format!("unknown method {:?}", request.method)))?;
-    let config_text = request.config.as_ref().map(|c| c.get()).unwrap_or("{}");
     let capability = method.capability();
     let stale = providers
         .get(&capability)
         .is_none_or(|(text, _)| text != config_text);
     if stale {
-        let instance = crate::panic::catching("provider constructor", || {
-            // The config may hold credentials: never quote it in an error.
-            let config: Config = match config_text.trim() {
-                "null" => Config::new(),
-                text => serde_json::from_str(text)
-                    .map_err(|_| Error::bad_request("config must be a JSON object"))?,
-            };
-            adapter.construct(capability, "", &config)
-        })?;
+        let instance = construct(adapter, capability, config_text)?;
         providers.insert(capability, (config_text.to_string(), instance));
     }
     let (_, instance) = &providers[&capability];
@@ -181,5 +176,107 @@ fn handle_line(
         Ok(Pending::Ready(answer(crate::runtime::block_on(call))))
     } else {
         Ok(Pending::Running(crate::runtime::handle()?.spawn(call)))
+    }
+}
+
+/// Builds the provider of `capability` from a request's config text.
+fn construct(
+    adapter: &Adapter,
+    capability: Capability,
+    config_text: &str,
+) -> Result<ProviderInstance, Error> {
+    crate::panic::catching("provider constructor", || {
+        // The config may hold credentials: never quote it in an error.
+        let config: Config = match config_text.trim() {
+            "null" => Config::new(),
+            text => serde_json::from_str(text)
+                .map_err(|_| Error::bad_request("config must be a JSON object"))?,
+        };
+        adapter.construct(capability, "", &config)
+    })
+}
+
+/// The answer to `plugin.info`: the manifest, with the config check when
+/// the payload names a capability (the host's start-up check).
+fn plugin_info(
+    adapter: &Adapter,
+    payload: Option<&RawValue>,
+    config_text: &str,
+) -> Result<String, Error> {
+    let mut manifest = adapter.manifest();
+    // Older hosts send `null`; anything unreadable asks for no check.
+    let asked: PluginInfoPayload = payload
+        .and_then(|p| serde_json::from_str(p.get()).ok())
+        .unwrap_or_default();
+    if let Some(name) = asked.capability {
+        let outcome = match Capability::from_name(&name) {
+            Some(capability) => construct(adapter, capability, config_text).map(|_| ()),
+            None => Err(Error::bad_request(format!("unknown capability {name:?}"))),
+        };
+        manifest.config_check = Some(ConfigCheck {
+            capability: name,
+            error: outcome.err().map(|e| WireError::Object {
+                code: e.code().to_string(),
+                message: e.message().to_string(),
+            }),
+        });
+    }
+    serde_json::to_string(&manifest).map_err(|e| Error::internal(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::Manifest;
+
+    struct Teams;
+    impl crate::sdk::TeamProvider for Teams {}
+
+    fn adapter() -> Adapter {
+        Adapter::new("teams", "0.1.0").team("files", |config: &Config| {
+            match config.get("path").and_then(|p| p.as_str()) {
+                Some(_) => Ok(Teams),
+                None => Err(Error::bad_request("config.path must be a string")),
+            }
+        })
+    }
+
+    fn info(line: &str) -> Manifest {
+        let mut output = Vec::new();
+        serve(&adapter(), format!("{line}\n").as_bytes(), &mut output).unwrap();
+        let answer: serde_json::Value = serde_json::from_slice(&output).unwrap();
+        serde_json::from_value(answer["result"].clone()).unwrap()
+    }
+
+    #[test]
+    fn plugin_info_checks_the_config_of_the_capability_asked_about() {
+        // No capability asked (older hosts): the manifest alone.
+        let plain = info(r#"{"method":"plugin.info","config":{},"payload":null}"#);
+        assert_eq!(plain.name, "teams");
+        assert_eq!(plain.providers.len(), 1);
+        assert_eq!(plain.config_check, None);
+
+        let good = info(
+            r#"{"method":"plugin.info","config":{"path":"/x"},"payload":{"capability":"team"}}"#,
+        );
+        let check = good.config_check.unwrap();
+        assert_eq!((check.capability.as_str(), check.error), ("team", None));
+
+        let bad = info(
+            r#"{"method":"plugin.info","config":{"path":7,"token":"hunter2"},"payload":{"capability":"team"}}"#,
+        );
+        let error = bad.config_check.unwrap().error.unwrap();
+        assert_eq!(error.code(), "bad_request");
+        assert_eq!(error.message(), "config.path must be a string");
+
+        let not_served =
+            info(r#"{"method":"plugin.info","config":{},"payload":{"capability":"incident"}}"#);
+        let error = not_served.config_check.unwrap().error.unwrap();
+        assert!(
+            error
+                .message()
+                .contains("does not serve the incident capability"),
+            "{error:?}"
+        );
     }
 }

@@ -30,7 +30,8 @@ struct StatusReply {
 #[derive(ToSchema)]
 #[allow(dead_code)]
 struct ProviderList {
-    /// Registered provider names, sorted.
+    /// Registered provider names, sorted; then, when a stdio plugin serves
+    /// the capability, the provider names its manifest gave.
     providers: Vec<String>,
 }
 

@@ -134,7 +134,12 @@ pub enum Origin {
         interface_version: String,
     },
     /// A stdio plugin executable.
-    Stdio { path: std::path::PathBuf },
+    Stdio {
+        path: std::path::PathBuf,
+        /// The provider names its manifest lists for the capability (empty
+        /// when it did not identify itself).
+        providers: Vec<String>,
+    },
 }
 
 impl Origin {
@@ -233,6 +238,10 @@ pub enum BuildError {
     /// The configuration, the adapter or the plugin executable refused.
     #[error("{0}")]
     Invalid(String),
+    /// A plugin checked its configuration and refused it (the config
+    /// variable is at fault, not the plugin's path).
+    #[error("{0}")]
+    Config(String),
     /// The provider's encryption key is missing or does not fit its data;
     /// `variable` is the setting at fault.
     #[error("{reason}")]
@@ -268,20 +277,29 @@ pub trait ProviderFactory: Send + Sync + 'static {
 /// (see `docs/ARCHITECTURE.md`): two hosts in one process share nothing.
 pub trait PluginLauncher: Send + Sync + 'static {
     /// The provider for `capability` served by the plugin at `path`, with
-    /// `config`. `from_api` is true when the path came through the HTTP
-    /// API (directly or from the stored configuration it wrote), so the
-    /// transport may apply its own policy. Errors never quote config values.
-    fn launch(
-        &self,
+    /// `config`, once the transport has checked what it can. `from_api` is
+    /// true when the path came through the HTTP API (directly or from the
+    /// stored configuration it wrote), so the transport may apply its own
+    /// policy. Errors never quote config values.
+    fn launch<'a>(
+        &'a self,
         capability: Capability,
-        path: &Path,
-        config: &Map<String, Value>,
+        path: &'a Path,
+        config: &'a Map<String, Value>,
         from_api: bool,
-    ) -> Result<Arc<dyn Provider>, BuildError>;
+    ) -> Pin<Box<dyn Future<Output = Result<LaunchedPlugin, BuildError>> + Send + 'a>>;
 
     /// Ends every plugin process this launcher started; returns once they
     /// are gone. Later launches' calls fail.
     fn shutdown(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
+}
+
+/// A provider served by a plugin, as [`PluginLauncher::launch`] returns it.
+pub struct LaunchedPlugin {
+    pub provider: Arc<dyn Provider>,
+    /// The provider names the plugin's manifest lists for the capability;
+    /// empty when it did not say (plugins written for the Go host).
+    pub providers: Vec<String>,
 }
 
 /// A name was registered twice for the same capability.

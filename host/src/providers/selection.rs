@@ -61,7 +61,7 @@ impl ProviderChoice {
     /// Builds the chosen provider. `from_api` is true when the plugin path
     /// came through the HTTP API (directly or from the stored configuration
     /// the API wrote), so the stdio transport may apply its own policy.
-    pub fn build(
+    pub async fn build(
         &self,
         registry: &ProviderRegistry,
         plugins: &dyn PluginLauncher,
@@ -77,17 +77,21 @@ impl ProviderChoice {
             Source::Environment
         };
         if let Some(path) = &self.plugin {
-            let provider = plugins
+            let launched = plugins
                 .launch(capability, path, &self.config, from_api)
+                .await
                 .map_err(ChoiceError::Plugin)?;
             let name = path
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_else(|| path.display().to_string());
-            let origin = Origin::Stdio { path: path.clone() };
+            let origin = Origin::Stdio {
+                path: path.clone(),
+                providers: launched.providers,
+            };
             return Ok(Arc::new(Tracked::new(
                 capability,
-                provider,
+                launched.provider,
                 name,
                 origin,
                 source,

@@ -12,7 +12,7 @@ use opsorch_plugin_api::methods::Capability;
 
 use crate::metrics::Metrics;
 use crate::providers::seam::{
-    BuildError, PluginLauncher, Provider, ProviderRegistry, ProviderSlot,
+    BuildError, LaunchedPlugin, PluginLauncher, Provider, ProviderRegistry, ProviderSlot,
 };
 use crate::settings::{DEFAULT_MAX_BODY_BYTES, DEFAULT_REQUEST_TIMEOUT};
 
@@ -74,17 +74,19 @@ pub struct ProviderMissing(pub Capability);
 struct NoPlugins;
 
 impl PluginLauncher for NoPlugins {
-    fn launch(
-        &self,
+    fn launch<'a>(
+        &'a self,
         _: Capability,
-        path: &std::path::Path,
-        _: &serde_json::Map<String, serde_json::Value>,
+        path: &'a std::path::Path,
+        _: &'a serde_json::Map<String, serde_json::Value>,
         _: bool,
-    ) -> Result<Arc<dyn Provider>, BuildError> {
-        Err(BuildError::Invalid(format!(
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<LaunchedPlugin, BuildError>> + Send + 'a>,
+    > {
+        Box::pin(std::future::ready(Err(BuildError::Invalid(format!(
             "plugin `{}` refused: this host runs no plugin transport",
             path.display()
-        )))
+        )))))
     }
 
     fn shutdown(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {

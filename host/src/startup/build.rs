@@ -40,7 +40,7 @@ fn choice_of(selection: Selection) -> ProviderChoice {
 }
 
 /// Builds the environment's choice for `cap`, naming the variable at fault.
-fn from_env(
+async fn from_env(
     registry: &ProviderRegistry,
     plugins: &dyn PluginLauncher,
     metrics: Option<&Arc<Metrics>>,
@@ -49,6 +49,7 @@ fn from_env(
 ) -> Result<Arc<dyn Provider>, ConfigError> {
     choice_of(selection)
         .build(registry, plugins, metrics, cap, false)
+        .await
         .map_err(|err| match err {
             ChoiceError::UnknownProvider { .. } => {
                 let names = registry.names(cap);
@@ -65,6 +66,10 @@ fn from_env(
                 ..
             } => ConfigError::new(variable, reason),
             ChoiceError::Provider { .. } => {
+                ConfigError::new(var_name(cap, "CONFIG"), err.to_string())
+            }
+            // The plugin checked its config and refused it.
+            ChoiceError::Plugin(BuildError::Config(_)) => {
                 ConfigError::new(var_name(cap, "CONFIG"), err.to_string())
             }
             ChoiceError::Plugin(_) => ConfigError::new(var_name(cap, "PLUGIN"), err.to_string()),
@@ -127,7 +132,9 @@ async fn build(
             metrics.as_ref(),
             Capability::Secret,
             secret_selection,
-        ) {
+        )
+        .await
+        {
             Ok(secret) => Some(secret),
             Err(e) => {
                 problems.push(e);
@@ -160,7 +167,9 @@ async fn build(
                 state.metrics(),
                 cap,
                 selection,
-            ) {
+            )
+            .await
+            {
                 Ok(provider) => {
                     tracing::info!(capability = %cap, source = "environment", provider = %what, "provider ready");
                     Ok(Some(provider))
@@ -215,6 +224,7 @@ async fn stored(
             cap,
             true,
         )
+        .await
         .map_err(|err| ConfigError::new(&key, err.to_string()))?;
     tracing::info!(capability = %cap, source = "secret store",
         provider = %choice.describe(), "provider ready");

@@ -6,8 +6,9 @@
 //! TLS files, every adapter library in the
 //! plugin directories, the secret store (its file and key) and every
 //! capability's provider, stdio plugin paths included, and the choices
-//! stored in the secret store. Providers are built as `serve` builds them;
-//! stdio plugins are not started (they start on their first call).
+//! stored in the secret store. Providers are built as `serve` builds them:
+//! each stdio plugin runs once for its configuration check
+//! (`transports::stdio`), and no serving process is started.
 
 use std::collections::BTreeSet;
 

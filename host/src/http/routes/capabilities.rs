@@ -108,7 +108,7 @@ pub fn status_of(cap: Capability, provider: Option<&dyn Provider>) -> Capability
                     interface_version,
                 })
             }
-            Origin::Stdio { path } => {
+            Origin::Stdio { path, .. } => {
                 status.plugin = Some(PluginStatus {
                     path: path.display().to_string(),
                     pids: processes

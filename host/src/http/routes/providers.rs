@@ -1,4 +1,5 @@
-//! `GET/POST /providers/{cap}`: list registered providers and choose one.
+//! `GET/POST /providers/{cap}`: list registered providers (and the names a
+//! stdio plugin in effect reported) and choose one.
 //!
 //! Choosing applies the provider at once and stores the choice in the secret
 //! provider under `providers/<cap>/default`, so it survives a restart. The
@@ -20,6 +21,7 @@ use serde_json::{Map, Value};
 use super::reply::{json_response, STATUS_OK};
 use crate::http::error::ApiError;
 use crate::http::extract::JsonBody;
+use crate::providers::seam::Origin;
 use crate::providers::selection::{self, ProviderChoice};
 use crate::providers::state::AppState;
 
@@ -62,7 +64,24 @@ async fn list(
     cap: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let cap = capability(cap)?;
-    let body = serde_json::json!({ "providers": state.registry().names(cap) });
+    let mut names = state.registry().names(cap);
+    // A stdio plugin in effect is not registered: list the names its
+    // manifest gave (known once its configuration was checked).
+    let current = if cap == Capability::Secret {
+        state.secret().cloned()
+    } else {
+        state.provider(cap).ok()
+    };
+    if let Some(Origin::Stdio { providers, .. }) =
+        current.and_then(|p| p.status()).map(|status| status.origin)
+    {
+        for name in providers {
+            if !names.iter().any(|n| n.eq_ignore_ascii_case(&name)) {
+                names.push(name);
+            }
+        }
+    }
+    let body = serde_json::json!({ "providers": names });
     Ok(json_response(StatusCode::OK, body.to_string(), None))
 }
 
@@ -97,6 +116,7 @@ async fn configure(
             cap,
             true,
         )
+        .await
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
     if let Err(err) = selection::store(secret.as_ref(), cap, &choice).await {
         tracing::warn!(capability = %cap, code = %err.code, message = %err.message,

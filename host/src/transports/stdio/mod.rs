@@ -18,8 +18,12 @@
 //! it must exist and be executable, or configuration is refused. The file
 //! checked is then pinned: every process started for the capability, the
 //! first and each restart, runs that file, whatever is renamed over its
-//! path later (see `executable`). The
-//! process itself starts on the first call, and the first call starts every
+//! path later (see `executable`). Then, unless `pluginInfo` is `false`, one
+//! short-lived process of it answers the configuration check (`check`:
+//! `plugin.info` naming the capability, with the config): a plugin that
+//! does not serve the capability, or whose provider refuses the config, is
+//! refused like a bad path; one that does not say is accepted as before.
+//! The serving process starts on the first call, and the first call starts every
 //! process of a pool. That costs nothing for capabilities nobody calls,
 //! lets a reconfiguration through the API take effect without spawning
 //! anything, and keeps a plugin that is slow to start (or needs the
@@ -120,12 +124,14 @@
 //! adapter libraries are loaded, not executed. `executable` has the rules.
 //!
 //! # `plugin.info`
-//! Each new process is first sent `{"method":"plugin.info",…}`, which is
+//! Besides the configuration check (`check`), each new serving process is
+//! first sent `{"method":"plugin.info",…}` (payload `null`), which is
 //! never awaited. A plugin built on the SDK answers with its manifest
 //! (logged); a Go-era plugin answers with an error, which is logged at
 //! DEBUG and otherwise ignored. Real calls are written right behind the
 //! probe, so they do not wait for it. It is not sent when pipelining is off.
 
+mod check;
 mod executable;
 mod live;
 mod options;
@@ -143,7 +149,7 @@ use serde_json::{Map, Value};
 
 pub use options::TransportSettings;
 
-use crate::providers::seam::{BuildError, PluginLauncher, Provider};
+use crate::providers::seam::{BuildError, LaunchedPlugin, PluginLauncher};
 use live::Live;
 use options::PluginOptions;
 use pool::PluginPool;
@@ -209,19 +215,31 @@ impl PluginLauncher for Transport {
     /// `from_api` is true when the path came through `POST /providers/{cap}`
     /// (directly or via the configuration it stored): it must then lie
     /// inside a configured plugin directory. Errors name the path and the
-    /// problem (or the config key at fault), never a config value. Nothing
-    /// is started until the first call.
-    fn launch(
-        &self,
+    /// problem (or the config key at fault), never a config value. Unless
+    /// the config's `pluginInfo` is `false`, one process runs the
+    /// configuration check (`check`) and has ended before this returns;
+    /// the serving processes start with the first call.
+    fn launch<'a>(
+        &'a self,
         capability: Capability,
-        path: &Path,
-        config: &Map<String, Value>,
+        path: &'a Path,
+        config: &'a Map<String, Value>,
         from_api: bool,
-    ) -> Result<Arc<dyn Provider>, BuildError> {
-        let pool = self
-            .pool(capability, path, config, from_api)
-            .map_err(BuildError::Invalid)?;
-        Ok(Arc::new(pool))
+    ) -> Pin<Box<dyn Future<Output = Result<LaunchedPlugin, BuildError>> + Send + 'a>> {
+        Box::pin(async move {
+            let pool = self
+                .pool(capability, path, config, from_api)
+                .map_err(BuildError::Invalid)?;
+            let providers = if pool.spec().probe {
+                check::verdict(pool.spec(), check::run(pool.spec()).await)?
+            } else {
+                Vec::new()
+            };
+            Ok(LaunchedPlugin {
+                provider: Arc::new(pool),
+                providers,
+            })
+        })
     }
 
     fn shutdown(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {

@@ -69,6 +69,11 @@ impl PluginPool {
         }
     }
 
+    /// What every process of the pool runs.
+    pub fn spec(&self) -> &PluginSpec {
+        &self.spec
+    }
+
     /// The least busy running process, starting any slot that needs it.
     fn pick(&self) -> Result<Arc<PluginProcess>, ProviderError> {
         let count = self.slots.len();

@@ -463,7 +463,7 @@ impl PluginProcess {
     }
 }
 
-fn spawn_child(spec: &PluginSpec) -> std::io::Result<Child> {
+pub(super) fn spawn_child(spec: &PluginSpec) -> std::io::Result<Child> {
     let mut command = spec.executable.command()?;
     command
         .stdin(Stdio::piped())
@@ -733,7 +733,13 @@ async fn forward_stderr(shared: Arc<Shared>, stderr: ChildStderr) {
 
 /// Logs one stderr line, at the level the plugin SDK's `LEVEL message`
 /// prefix gives (INFO for anything else).
-fn log_stderr_line(capability: Capability, plugin: &str, pid: u32, text: &str, suffix: &str) {
+pub(super) fn log_stderr_line(
+    capability: Capability,
+    plugin: &str,
+    pid: u32,
+    text: &str,
+    suffix: &str,
+) {
     let (level, message) = match text.split_once(' ') {
         Some((word, rest)) => match word {
             "ERROR" => (tracing::Level::ERROR, rest),

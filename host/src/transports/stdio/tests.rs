@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 
 use super::pool::PluginPool;
 use super::{Transport, TransportSettings};
-use crate::providers::seam::{Provider, ProviderError};
+use crate::providers::seam::{BuildError, LaunchedPlugin, PluginLauncher, Provider, ProviderError};
 
 struct Plugin {
     _dir: tempfile::TempDir,
@@ -362,4 +362,117 @@ async fn lockstep_mode_writes_no_request_before_the_last_was_answered() {
             .any(|a| a.as_ref().is_err_and(|e| e.code == "plugin_crashed")),
         "{answers:?}"
     );
+}
+
+/// Launches the plugin for the incident capability with `config`.
+async fn launch(p: &Plugin, config: Value) -> Result<LaunchedPlugin, BuildError> {
+    let Value::Object(config) = config else {
+        panic!("config must be an object")
+    };
+    PluginLauncher::launch(
+        p.transport.as_ref(),
+        Capability::Incident,
+        &p.path,
+        &config,
+        false,
+    )
+    .await
+}
+
+/// Answers `plugin.info` with `manifest` (one line of JSON), echoes the rest.
+fn answering_info(manifest: &str) -> String {
+    format!(
+        r#"while IFS= read -r line; do
+  case "$line" in
+    *plugin.info*) echo '{{"result":{manifest}}}' ;;
+    *) printf '{{"result":%s}}\n' "$line" ;;
+  esac
+done"#
+    )
+}
+
+#[tokio::test]
+async fn the_configuration_check_refuses_what_the_plugin_refuses() {
+    let bad_config = plugin(&answering_info(
+        r#"{"name":"x","version":"1","interfaceVersion":"1.1.0","providers":[{"capability":"incident","name":"x"}],"configCheck":{"capability":"incident","error":{"code":"bad_request","message":"config.token is required"}}}"#,
+    ));
+    let err = launch(&bad_config, json!({"token": 7}))
+        .await
+        .err()
+        .unwrap();
+    assert!(matches!(err, BuildError::Config(_)), "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains("incident plugin"), "{text}");
+    assert!(
+        text.contains("refused its config: bad_request: config.token is required"),
+        "{text}"
+    );
+
+    let elsewhere = plugin(&answering_info(
+        r#"{"name":"cat","version":"1","interfaceVersion":"1.0.0","providers":[{"capability":"service","name":"catalog"},{"capability":"team","name":"people"}]}"#,
+    ));
+    let err = launch(&elsewhere, json!({})).await.err().unwrap();
+    assert!(matches!(err, BuildError::Invalid(_)), "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.contains(&elsewhere.path.display().to_string()),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "does not serve the incident capability; it serves service `catalog`, team `people`"
+        ),
+        "{text}"
+    );
+
+    let good = plugin(&answering_info(
+        r#"{"name":"x","version":"1","interfaceVersion":"1.1.0","providers":[{"capability":"incident","name":"pager"}],"configCheck":{"capability":"incident"}}"#,
+    ));
+    let launched = launch(&good, json!({})).await.unwrap();
+    assert_eq!(launched.providers, ["pager"]);
+    // The check's process is gone; the serving one starts with the first call.
+    let pool = launched.provider;
+    assert!(pool.processes().unwrap().pids.is_empty());
+    assert_eq!(
+        Provider::call(
+            pool.as_ref(),
+            Method::IncidentGet,
+            json!({"id": "a"}).to_string()
+        )
+        .await
+        .map(|raw| serde_json::from_str::<Value>(raw.get()).unwrap()["payload"]["id"].clone())
+        .unwrap(),
+        "a"
+    );
+}
+
+/// Plugins that cannot say (written for the Go host, or silent) are put in
+/// effect as before, and the check is bounded even for one that neither
+/// answers nor exits at the end of its input.
+#[tokio::test]
+async fn plugins_that_do_not_answer_the_check_are_accepted() {
+    let silent_and_stuck = r#"trap '' TERM; while :; do sleep 1; done"#;
+    for body in [
+        ECHO,
+        r#"while IFS= read -r line; do echo 'unknown method'; done"#,
+        "exit 0",
+        silent_and_stuck,
+    ] {
+        let p = plugin(body);
+        let started = std::time::Instant::now();
+        let launched = launch(&p, json!({"pluginTimeoutMs": 300}))
+            .await
+            .unwrap_or_else(|e| panic!("{body}: {e}"));
+        assert!(launched.providers.is_empty(), "{body}");
+        // A hang bound: 300 ms for the answer, 1 s to exit, then killed.
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{body}: {:?}",
+            started.elapsed()
+        );
+    }
+    // Turned off: nothing runs at all.
+    let p = plugin("echo started >&2; exit 1");
+    let launched = launch(&p, json!({"pluginInfo": false})).await.unwrap();
+    assert!(launched.providers.is_empty());
 }
