@@ -40,8 +40,8 @@ pub use startup::{build_state, prepare, protect_process, serve};
 
 // Providers: the seam an embedder (or a test) implements.
 pub use providers::seam::{
-    BuildError, Json, PluginLauncher, Provider, ProviderError, ProviderFactory, ProviderFuture,
-    ProviderRegistry,
+    BuildError, Json, LaunchedPlugin, PluginLauncher, Provider, ProviderError, ProviderFactory,
+    ProviderFuture, ProviderRegistry,
 };
 
 // The json secret store's file, for tools that read it: its key as the
