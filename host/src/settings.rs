@@ -626,6 +626,13 @@ pub struct FixedLimits {
     /// for every plugin process to exit (a backstop: each supervisor kills
     /// its process after the grace).
     pub plugin_shutdown_margin: Duration,
+    /// The configuration check of a stdio plugin: the longest it waits for
+    /// the answer to its `plugin.info` (capped by the plugin's call
+    /// timeout).
+    pub plugin_check_timeout: Duration,
+    /// The configuration check: how long the checked process may take to
+    /// exit once it answered, before it is killed.
+    pub plugin_check_exit_grace: Duration,
     /// How long the server waits before accepting again after an accept
     /// error that is not a client's (most likely out of file descriptors).
     pub accept_retry: Duration,
@@ -661,6 +668,8 @@ pub const FIXED: FixedLimits = FixedLimits {
     plugin_max_response_line: 64 << 20,
     plugin_max_processes: 64,
     plugin_shutdown_margin: Duration::from_secs(3),
+    plugin_check_timeout: Duration::from_secs(5),
+    plugin_check_exit_grace: Duration::from_secs(1),
     accept_retry: Duration::from_secs(1),
 };
 
@@ -814,6 +823,8 @@ mod tests {
             plugin_max_response_line,
             plugin_max_processes,
             plugin_shutdown_margin,
+            plugin_check_timeout,
+            plugin_check_exit_grace,
             accept_retry,
         } = FIXED;
         let code: BTreeMap<&str, String> = BTreeMap::from([
@@ -848,6 +859,8 @@ mod tests {
             ("plugin_max_response_line", bytes(plugin_max_response_line)),
             ("plugin_max_processes", plugin_max_processes.to_string()),
             ("plugin_shutdown_margin", time(plugin_shutdown_margin)),
+            ("plugin_check_timeout", time(plugin_check_timeout)),
+            ("plugin_check_exit_grace", time(plugin_check_exit_grace)),
             ("accept_retry", time(accept_retry)),
         ]);
         let doc = std::fs::read_to_string(concat!(

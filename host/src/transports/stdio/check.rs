@@ -16,14 +16,12 @@
 //!   is refused with the plugin's reason;
 //! * a manifest without a check (SDK 1.0), an error or a line that is not
 //!   an answer (plugins written for the Go host), no answer at all, or no
-//!   answer within [`CHECK_TIMEOUT`]: nothing is known, and the config is
-//!   checked by the first call, as before.
+//!   answer within `FIXED.plugin_check_timeout`: nothing is known, and the
+//!   config is checked by the first call, as before.
 //!
-//! The process is then given [`CHECK_EXIT_GRACE`] to exit, killed if it
+//! The process is then given `FIXED.plugin_check_exit_grace` to exit, killed if it
 //! has not, and reaped before the check returns: no serving process starts
 //! before the first call, as the transport's lifecycle says.
-
-use std::time::Duration;
 
 use opsorch_plugin_api::protocol::{Manifest, PluginInfoPayload, PLUGIN_INFO_METHOD};
 use tokio::io::{AsyncWriteExt, BufReader};
@@ -32,14 +30,7 @@ use super::process::{log_stderr_line, spawn_child, PluginSpec};
 use super::wire::{self, LineRead, Parsed};
 use crate::providers::seam::BuildError;
 use crate::safe_text::{escape_into, quoted};
-
-/// The longest the check waits for the plugin's answer (capped by the
-/// capability's call timeout).
-pub(crate) const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long a checked process may take to exit once it answered.
-const CHECK_EXIT_GRACE: Duration = Duration::from_secs(1);
-/// Longest stderr line forwarded whole.
-const MAX_STDERR_LINE: usize = 16 << 10;
+use crate::settings::FIXED;
 
 /// What the check learnt.
 #[derive(Debug)]
@@ -81,7 +72,9 @@ pub(crate) async fn run(spec: &PluginSpec) -> Checked {
         let mut reader = BufReader::new(stderr);
         let mut line = Vec::new();
         loop {
-            match wire::read_line_bounded(&mut reader, &mut line, MAX_STDERR_LINE).await {
+            match wire::read_line_bounded(&mut reader, &mut line, FIXED.plugin_max_stderr_line)
+                .await
+            {
                 Ok(LineRead::Line | LineRead::Partial | LineRead::TooLong) => {
                     let text = String::from_utf8_lossy(&line);
                     let text = text.trim_end();
@@ -102,7 +95,8 @@ pub(crate) async fn run(spec: &PluginSpec) -> Checked {
         let mut reader = BufReader::new(stdout);
         let mut line = Vec::new();
         loop {
-            let read = wire::read_line_bounded(&mut reader, &mut line, wire::MAX_RESPONSE_LINE);
+            let read =
+                wire::read_line_bounded(&mut reader, &mut line, FIXED.plugin_max_response_line);
             match read.await {
                 Ok(LineRead::Line | LineRead::Partial) => match wire::parse_response(&line) {
                     Parsed::Blank => continue,
@@ -129,11 +123,11 @@ pub(crate) async fn run(spec: &PluginSpec) -> Checked {
             }
         }
     };
-    let wait = CHECK_TIMEOUT.min(spec.call_timeout);
+    let wait = FIXED.plugin_check_timeout.min(spec.call_timeout);
     let checked = tokio::time::timeout(wait, exchange)
         .await
         .unwrap_or_else(|_| Checked::Unknown(format!("no answer within {} ms", wait.as_millis())));
-    if tokio::time::timeout(CHECK_EXIT_GRACE, child.wait())
+    if tokio::time::timeout(FIXED.plugin_check_exit_grace, child.wait())
         .await
         .is_err()
     {
@@ -141,7 +135,7 @@ pub(crate) async fn run(spec: &PluginSpec) -> Checked {
         let _ = child.wait().await;
     }
     // Its stderr ends with it (unless a grandchild holds it open).
-    let _ = tokio::time::timeout(CHECK_EXIT_GRACE, forward).await;
+    let _ = tokio::time::timeout(FIXED.plugin_check_exit_grace, forward).await;
     checked
 }
 
