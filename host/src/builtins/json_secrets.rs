@@ -10,6 +10,13 @@
 //! inside the store so that concurrent writers cannot lose each other's
 //! updates.
 //!
+//! # Read-only stores
+//! A store whose file or directory has no owner write permission (`chmod
+//! a-w`; honoured even when the host runs as root, who could write anyway),
+//! or whose writes fail with a permission or read-only file system error
+//! (a Kubernetes Secret mount), refuses `secret.put` with the code
+//! [`SECRET_STORE_READ_ONLY`]; reads are unaffected.
+//!
 //! # Encryption at rest
 //! With a [`SecretKey`] (`OPSORCH_SECRET_KEY`, or `OPSORCH_SECRET_KEY_FILE`
 //! naming a file that holds it) every write is encrypted with AES-256-GCM
@@ -48,6 +55,7 @@ use zeroize::Zeroize;
 
 use crate::providers::seam::{
     BuildError, Json, Provider, ProviderError, ProviderFactory, ProviderFuture,
+    SECRET_STORE_READ_ONLY,
 };
 use crate::settings::KeyMaterial;
 
@@ -272,12 +280,14 @@ impl JsonSecretStore {
         let text = fs::read(&path).map_err(|e| SecretFileError::Read(e.to_string()))?;
         let entries = decode_file(&text, key.as_ref())?;
         if let Some(mode) = open_to_others(&path) {
-            let fixed = set_owner_only(&path);
+            // The owner keeps its own bits: a file made read-only stays so.
+            let owner_only = mode & 0o700;
+            let fixed = set_mode(&path, owner_only);
             tracing::warn!(
                 file = %crate::safe_text::quoted(&path.display().to_string()),
                 "the secret file was readable by group or others (mode {mode:03o}); {}",
                 match fixed {
-                    Ok(()) => "its mode is now 600".to_owned(),
+                    Ok(()) => format!("its mode is now {owner_only:03o}"),
                     Err(e) => format!("cannot change it to 600: {e}"),
                 }
             );
@@ -317,11 +327,14 @@ impl JsonSecretStore {
             ProviderError::new("bad_request", "secret.put needs {\"key\",\"value\"}")
         })?;
         let _writing = inner.writer.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(why) = read_only_reason(&inner.path) {
+            return Err(ProviderError::new(SECRET_STORE_READ_ONLY, why));
+        }
         // Another host may write the same file (two copies overlap during a
         // hot swap): hold the file's lock across read, change and write, and
         // start from what is on disk, so that neither write is lost.
-        let _file_lock = lock_file(&inner.path)
-            .map_err(|e| ProviderError::new("", format!("cannot lock the secret file: {e}")))?;
+        let _file_lock =
+            lock_file(&inner.path).map_err(|e| write_error("cannot lock the secret file", &e))?;
         let mut next = match fs::read(&inner.path) {
             Ok(bytes) => decode_file(&bytes, inner.key.as_ref()).map_err(|e| {
                 ProviderError::new("", format!("cannot re-read the secret file: {e}"))
@@ -343,7 +356,7 @@ impl JsonSecretStore {
             bytes = sealed.map_err(|e| ProviderError::new("", e))?;
         }
         write_atomically(&*inner.disk, &inner.path, &bytes)
-            .map_err(|e| ProviderError::new("", format!("cannot write the secret file: {e}")))?;
+            .map_err(|e| write_error("cannot write the secret file", &e))?;
         *inner.entries.write().unwrap_or_else(|p| p.into_inner()) = next;
         Ok(())
     }
@@ -370,6 +383,34 @@ impl Provider for JsonSecretStore {
             }
         })
     }
+}
+
+/// Why the store is read-only on purpose: the file (when it exists) or its
+/// directory has no owner write permission. `None` when both are writable.
+fn read_only_reason(path: &Path) -> Option<String> {
+    let no_write = |p: &Path| {
+        fs::metadata(p)
+            .ok()
+            .map(|m| m.permissions().mode() & 0o777)
+            .filter(|mode| mode & 0o200 == 0)
+    };
+    if let Some(mode) = no_write(path) {
+        return Some(format!("the secret file is read-only (mode {mode:03o})"));
+    }
+    no_write(&parent_dir(path))
+        .map(|mode| format!("the secret file's directory is read-only (mode {mode:03o})"))
+}
+
+/// A failed lock or write: [`SECRET_STORE_READ_ONLY`] when the file system
+/// or the permissions refuse it, otherwise a plain provider error.
+fn write_error(what: &str, e: &std::io::Error) -> ProviderError {
+    let code = match e.kind() {
+        std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
+            SECRET_STORE_READ_ONLY
+        }
+        _ => "",
+    };
+    ProviderError::new(code, format!("{what}: {e}"))
 }
 
 fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
@@ -433,15 +474,15 @@ fn open_to_others(path: &Path) -> Option<u32> {
     }
 }
 
-fn set_owner_only(path: &Path) -> std::io::Result<()> {
+fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(path, fs::Permissions::from_mode(0o600))
+        fs::set_permissions(path, fs::Permissions::from_mode(mode))
     }
     #[cfg(not(unix))]
     {
-        let _ = path;
+        let _ = (path, mode);
         Ok(())
     }
 }
@@ -729,6 +770,85 @@ mod tests {
             };
             assert_eq!(reopened(&path, None)["k"], expected, "{fail:?}");
             assert_eq!(leftovers(dir.path()), Vec::<String>::new());
+        }
+    }
+
+    /// A file system mounted read-only: every rename fails with EROFS.
+    struct ReadOnlyMount;
+
+    impl Disk for ReadOnlyMount {
+        fn rename(&self, _: tempfile::NamedTempFile, _: &Path) -> std::io::Result<()> {
+            Err(std::io::Error::from(std::io::ErrorKind::ReadOnlyFilesystem))
+        }
+    }
+
+    async fn put_k(store: &JsonSecretStore) -> Result<Json, ProviderError> {
+        store
+            .call(Method::SecretPut, r#"{"key":"k","value":"after"}"#.into())
+            .await
+    }
+
+    #[tokio::test]
+    async fn a_read_only_file_directory_or_file_system_refuses_puts_with_its_code() {
+        // `chmod a-w` on the file, then on the directory: refused before any
+        // write (even as root), reads go on, nothing changes on disk.
+        for read_only_dir in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("secrets.json");
+            fs::write(&path, r#"{"k":"before"}"#).unwrap();
+            let store = JsonSecretStore::open(path.clone()).unwrap();
+            let target = if read_only_dir { dir.path() } else { &path };
+            let writable = fs::metadata(target).unwrap().permissions().mode() & 0o777;
+            fs::set_permissions(target, fs::Permissions::from_mode(0o500)).unwrap();
+            let err = put_k(&store).await.unwrap_err();
+            fs::set_permissions(target, fs::Permissions::from_mode(writable)).unwrap();
+            assert_eq!(err.code, SECRET_STORE_READ_ONLY, "{err:?}");
+            let what = if read_only_dir {
+                "the secret file's directory is read-only (mode 500)"
+            } else {
+                "the secret file is read-only (mode 500)"
+            };
+            assert_eq!(err.message, what);
+            let raw = store
+                .call(Method::SecretGet, r#"{"key":"k"}"#.into())
+                .await
+                .unwrap();
+            assert_eq!(raw.get(), r#""before""#);
+            assert_eq!(fs::read_to_string(&path).unwrap(), r#"{"k":"before"}"#);
+            assert_eq!(leftovers(dir.path()), Vec::<String>::new());
+            // Writable again: the same put goes through.
+            put_k(&store).await.unwrap();
+            assert_eq!(reopened(&path, None)["k"], "after");
+        }
+
+        // A read-only file system (EROFS from the write itself).
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secrets.json");
+        fs::write(&path, r#"{"k":"before"}"#).unwrap();
+        let store = JsonSecretStore::open_on(Box::new(ReadOnlyMount), path.clone(), None).unwrap();
+        let err = put_k(&store).await.unwrap_err();
+        assert_eq!(err.code, SECRET_STORE_READ_ONLY, "{err:?}");
+        assert!(
+            err.message.starts_with("cannot write the secret file: "),
+            "{err:?}"
+        );
+        assert_eq!(reopened(&path, None)["k"], "before");
+
+        // Any other failure keeps the plain provider error.
+        let other = write_error("cannot write the secret file", &std::io::Error::other("x"));
+        assert_eq!(other.code, "");
+    }
+
+    #[test]
+    fn closing_a_file_to_others_keeps_the_owner_bits() {
+        for (mode, after) in [(0o644, 0o600), (0o444, 0o400), (0o640, 0o600)] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("secrets.json");
+            fs::write(&path, "{}").unwrap();
+            fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
+            JsonSecretStore::open(path.clone()).unwrap();
+            let now = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(now, after, "{mode:o}");
         }
     }
 

@@ -11,7 +11,7 @@ use opsorch_plugin_api::methods::Capability;
 use opsorch_plugin_api::ErrorKind;
 use serde::Serialize;
 
-use crate::providers::seam::ProviderError;
+use crate::providers::seam::{ProviderError, SECRET_STORE_READ_ONLY};
 use crate::providers::state::ProviderMissing;
 
 /// An error answered to an HTTP client.
@@ -52,6 +52,13 @@ pub enum ApiError {
     /// The secret provider refused to store a provider configuration.
     #[error("{0}")]
     SecretStore(String),
+    /// The secret store is read-only (`secret_store_read_only`), so
+    /// `POST /providers/{cap}` cannot store a choice on this host.
+    #[error(
+        "the secret store is read-only, so provider choices cannot be stored on this host; \
+         choose providers with OPSORCH_<CAP>_PROVIDER in its environment instead"
+    )]
+    SecretStoreReadOnly,
     /// A provider call failed; the code decides the status.
     #[error("{}", .0.message)]
     Provider(ProviderError),
@@ -92,6 +99,7 @@ impl ApiError {
                 StatusCode::NOT_IMPLEMENTED
             }
             ApiError::SecretStore(_) => StatusCode::BAD_GATEWAY,
+            ApiError::SecretStoreReadOnly => StatusCode::CONFLICT,
             ApiError::Provider(err) => match err.kind {
                 ErrorKind::NotFound => StatusCode::NOT_FOUND,
                 ErrorKind::BadRequest => StatusCode::BAD_REQUEST,
@@ -121,6 +129,7 @@ impl ApiError {
             ApiError::ProviderMissing(cap) => format!("{}_provider_missing", cap.name()),
             ApiError::SecretProviderMissing => "secret_provider_missing".into(),
             ApiError::SecretStore(_) => "secret_store_error".into(),
+            ApiError::SecretStoreReadOnly => SECRET_STORE_READ_ONLY.into(),
             ApiError::Provider(err) if err.code.is_empty() => "provider_error".into(),
             ApiError::Provider(err) => err.code.clone(),
             ApiError::RequestTimeout(_) => "request_timeout".into(),

@@ -177,7 +177,7 @@ pub fn document() -> OpenApi {
         names,
     );
     let input = schema::<crate::http::routes::providers::ProviderConfigInput>(&mut schemas);
-    let configure = operation(
+    let mut configure = operation(
         &mut schemas,
         "Choose a capability's provider (applied now, stored in the secret provider)",
         "providers",
@@ -185,6 +185,19 @@ pub fn document() -> OpenApi {
         Some(input),
         "200",
         status,
+    );
+    let error = schema::<ErrorBody>(&mut schemas);
+    configure.responses.responses.insert(
+        "409".into(),
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(
+                    "`secret_store_read_only`: the secret store is read-only (a read-only file, \
+                     directory or file system), so the choice cannot be stored; nothing changed",
+                )
+                .content("application/json", json_content(error))
+                .build(),
+        ),
     );
     paths = paths
         .path("/providers/{cap}", PathItem::new(HttpMethod::Get, list))
@@ -252,6 +265,13 @@ mod tests {
             assert!(op["responses"][route.status.as_str()].is_object());
         }
         assert!(doc["paths"]["/providers/{cap}"]["post"].is_object());
+        let conflict = &doc["paths"]["/providers/{cap}"]["post"]["responses"]["409"];
+        assert!(
+            conflict["description"]
+                .as_str()
+                .is_some_and(|d| d.contains("secret_store_read_only")),
+            "{conflict}"
+        );
         assert!(doc["paths"]["/capabilities"]["get"].is_object());
         assert!(doc["components"]["schemas"]["CapabilityStatus"].is_object());
         // Every $ref points at a component.

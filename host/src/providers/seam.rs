@@ -181,6 +181,11 @@ pub struct ProcessStatus {
     pub restarts: u64,
 }
 
+/// The code a secret store answers `secret.put` with when it cannot be
+/// written at all (a read-only file, directory or file system): storing is
+/// refused on purpose, not failing, so `POST /providers` answers 409.
+pub const SECRET_STORE_READ_ONLY: &str = "secret_store_read_only";
+
 /// An error a provider reports: its wire `code` (empty when the provider
 /// gave none), the [`ErrorKind`] the code classifies as (the HTTP status is
 /// a `match` on it, in `http::error`), and a message for the client.

@@ -271,6 +271,43 @@ async fn a_failed_store_is_502_and_keeps_the_previous_provider() {
     ));
 }
 
+/// A secret file (or its directory) made read-only, as a Kubernetes Secret
+/// mount is: `POST /providers` answers 409 `secret_store_read_only`, the
+/// previous provider stays, the file is untouched; writable again, the same
+/// request is stored.
+#[tokio::test]
+async fn a_read_only_secret_store_is_409_and_keeps_the_previous_provider() {
+    for read_only_dir in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = secret_file(dir.path(), "{}");
+        let factory = Arc::new(FakeFactory::default());
+        let state = json_store_state(&factory, &path).await;
+        let app = opsorch::app(state.clone());
+        let target = if read_only_dir { dir.path() } else { &path };
+        let writable = std::fs::metadata(target).unwrap().permissions().mode() & 0o777;
+        std::fs::set_permissions(target, std::fs::Permissions::from_mode(0o500)).unwrap();
+        let before = std::fs::read(&path).unwrap();
+        let reply = post(&app, "/providers/tickets", r#"{"provider":"fake"}"#).await;
+        std::fs::set_permissions(target, std::fs::Permissions::from_mode(writable)).unwrap();
+        reply.assert_error(409, "secret_store_read_only");
+        assert!(
+            reply.json()["message"]
+                .as_str()
+                .unwrap()
+                .contains("OPSORCH_<CAP>_PROVIDER"),
+            "{}",
+            reply.text
+        );
+        assert!(!reply.text.contains(&dir.path().display().to_string()));
+        assert!(state.provider(Capability::Ticket).is_err());
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+
+        let reply = post(&app, "/providers/tickets", r#"{"provider":"fake"}"#).await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        assert!(state.provider(Capability::Ticket).is_ok());
+    }
+}
+
 #[tokio::test]
 async fn body_limit_applies_to_the_providers_api() {
     let dir = tempfile::tempdir().unwrap();

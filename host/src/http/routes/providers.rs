@@ -4,7 +4,10 @@
 //! Choosing applies the provider at once and stores the choice in the secret
 //! provider under `providers/<cap>/default`, so it survives a restart. The
 //! new provider is built (validated) first, then stored, then swapped in: a
-//! failed store leaves the previous provider in effect.
+//! failed store leaves the previous provider in effect. A read-only secret
+//! store (a read-only file, directory or file system) answers 409
+//! `secret_store_read_only`; any other store failure 502
+//! `secret_store_error`.
 
 use std::path::PathBuf;
 
@@ -21,7 +24,7 @@ use serde_json::{Map, Value};
 use super::reply::{json_response, STATUS_OK};
 use crate::http::error::ApiError;
 use crate::http::extract::JsonBody;
-use crate::providers::seam::Origin;
+use crate::providers::seam::{Origin, SECRET_STORE_READ_ONLY};
 use crate::providers::selection::{self, ProviderChoice};
 use crate::providers::state::AppState;
 
@@ -121,6 +124,9 @@ async fn configure(
     if let Err(err) = selection::store(secret.as_ref(), cap, &choice).await {
         tracing::warn!(capability = %cap, code = %err.code, message = %err.message,
             "cannot store a provider configuration");
+        if err.code == SECRET_STORE_READ_ONLY {
+            return Err(ApiError::SecretStoreReadOnly);
+        }
         return Err(ApiError::SecretStore(
             "cannot store the provider configuration".into(),
         ));
