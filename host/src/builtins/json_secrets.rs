@@ -796,7 +796,7 @@ mod tests {
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join("secrets.json");
             fs::write(&path, r#"{"k":"before"}"#).unwrap();
-            let store = JsonSecretStore::open(path.clone()).unwrap();
+            let store = JsonSecretStore::open_with(path.clone(), None).unwrap();
             let target = if read_only_dir { dir.path() } else { &path };
             let writable = fs::metadata(target).unwrap().permissions().mode() & 0o777;
             fs::set_permissions(target, fs::Permissions::from_mode(0o500)).unwrap();
@@ -846,7 +846,7 @@ mod tests {
             let path = dir.path().join("secrets.json");
             fs::write(&path, "{}").unwrap();
             fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
-            JsonSecretStore::open(path.clone()).unwrap();
+            JsonSecretStore::open_with(path.clone(), None).unwrap();
             let now = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
             assert_eq!(now, after, "{mode:o}");
         }
