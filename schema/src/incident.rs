@@ -57,9 +57,10 @@ wire! {
     /// Body of `PATCH /incidents/{id}`.
     ///
     /// Every field is an `Option` because "leave unchanged" (absent) must differ
-    /// from "set to empty" (`""`).
+    /// from "set to empty" (`""`). The title, required and not blank on
+    /// create, cannot be set blank either.
     request UpdateIncidentInput {
-        pub title: Option<String>,
+        pub title: Option<NonBlank>,
         pub description: Option<String>,
         pub status: Option<String>,
         pub severity: Option<String>,

@@ -55,9 +55,10 @@ wire! {
     /// Body of `PATCH /tickets/{id}`.
     ///
     /// Every field is an `Option` because "leave unchanged" (absent) must differ
-    /// from "clear" (`""` or `[]`).
+    /// from "clear" (`""` or `[]`). The title, required and not blank on
+    /// create, cannot be set blank either.
     request UpdateTicketInput {
-        pub title: Option<String>,
+        pub title: Option<NonBlank>,
         pub description: Option<String>,
         pub status: Option<String>,
         pub assignees: Option<Vec<String>>,

@@ -12,6 +12,7 @@
 //! | `u32` (every `limit`) | left out when 0 | any whole JSON number (`25.0` too); published as int32: 0 ..= 2147483647 |
 //! | `u64` (`step`) | always written | any whole JSON number; published as int64: 0 ..= 9223372036854775807 |
 //! | [`NonBlank`] | always written | published as required and not blank |
+//! | `Option<NonBlank>` | when `Some` | published as optional, not blank when present |
 //!
 //! Outside queries, strings are the one type whose rule is per field, as in
 //! Go's struct tags: an optional string carries `#[serde(skip_serializing_if =
@@ -165,6 +166,12 @@ macro_rules! wire {
             NonBlank => #[cfg_attr(feature = "openapi", schema(
                 value_type = String,
                 required = true,
+                min_length = 1,
+                pattern = r"[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+            ))],
+            // Optional, but never blank when present (an update's title).
+            Option<NonBlank> => #[cfg_attr(feature = "openapi", schema(
+                value_type = Option<String>,
                 min_length = 1,
                 pattern = r"[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
             ))],

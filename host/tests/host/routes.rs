@@ -81,9 +81,9 @@ fn cases() -> Vec<Case> {
         case(
             "PATCH",
             "/incidents/i1",
-            Some(json!({"title":"","status":"resolved"})),
+            Some(json!({"description":"","status":"resolved"})),
             IncidentUpdate,
-            json!({"id":"i1","input":{"title":"","status":"resolved"}}),
+            json!({"id":"i1","input":{"description":"","status":"resolved"}}),
             incident.clone(),
             200,
             incident.clone(),

@@ -78,11 +78,19 @@ fn required_request_strings_are_published_as_not_blank() {
             "{field} is not required in {schema}"
         );
     }
-    // An update may leave the title out or set it to "": absent differs
-    // from empty, and whether "" is allowed is the provider's to say.
-    let update = schema_of::<UpdateIncidentInput>();
-    assert!(update["properties"]["title"].get("pattern").is_none());
-    assert!(update.get("required").is_none());
+    // An update may leave the title out, but not set it blank: a title is
+    // never blank, as on create.
+    for update in [
+        schema_of::<UpdateIncidentInput>(),
+        schema_of::<UpdateTicketInput>(),
+    ] {
+        let title = &update["properties"]["title"];
+        assert_eq!(title["minLength"], 1, "{update}");
+        assert_eq!(title["pattern"], NOT_BLANK_PATTERN, "{update}");
+        assert!(update.get("required").is_none(), "{update}");
+        // Other strings of an update may be cleared with "".
+        assert!(update["properties"]["description"].get("pattern").is_none());
+    }
     // Adapters may take a query without an expression (a raw query in
     // `metadata`) or a message without a channel (a webhook's own), so
     // neither is required by the host.

@@ -206,10 +206,18 @@ mod tests {
                 "{body}"
             );
         }
-        // Absent differs from empty in an update, and "" passes.
+        // An update may leave the title out, not set it blank; other
+        // strings may be cleared with "".
         let rules = BodyRules::new(schema::<UpdateTicketInput>);
-        for body in [r#"{}"#, r#"{"title":null}"#, r#"{"title":""}"#] {
+        for body in [r#"{}"#, r#"{"title":null}"#, r#"{"description":""}"#] {
             assert_eq!(message(&rules, body), None, "{body}");
+        }
+        for body in [r#"{"title":""}"#, r#"{"title":" \t"}"#] {
+            assert_eq!(
+                message(&rules, body).as_deref(),
+                Some("title must not be blank"),
+                "{body}"
+            );
         }
     }
 
