@@ -636,6 +636,14 @@ pub struct FixedLimits {
     /// How long the server waits before accepting again after an accept
     /// error that is not a client's (most likely out of file descriptors).
     pub accept_retry: Duration,
+    /// After a hand-over, the least time connections still busy past the
+    /// header timeout get to finish.
+    pub handover_min_drain: Duration,
+    /// Starting a plugin whose file is still open for writing elsewhere
+    /// (ETXTBSY, just copied in) is retried after this pause…
+    pub plugin_spawn_retry: Duration,
+    /// …this many times.
+    pub plugin_spawn_retries: usize,
 }
 
 /// The fixed limits in effect.
@@ -671,6 +679,9 @@ pub const FIXED: FixedLimits = FixedLimits {
     plugin_check_timeout: Duration::from_secs(5),
     plugin_check_exit_grace: Duration::from_secs(1),
     accept_retry: Duration::from_secs(1),
+    handover_min_drain: Duration::from_secs(1),
+    plugin_spawn_retry: Duration::from_millis(10),
+    plugin_spawn_retries: 5,
 };
 
 /// The admin listener's address when `OPSORCH_ADMIN_ADDR` is not set.
@@ -826,6 +837,9 @@ mod tests {
             plugin_check_timeout,
             plugin_check_exit_grace,
             accept_retry,
+            handover_min_drain,
+            plugin_spawn_retry,
+            plugin_spawn_retries,
         } = FIXED;
         let code: BTreeMap<&str, String> = BTreeMap::from([
             ("shutdown_grace", time(shutdown_grace)),
@@ -862,6 +876,9 @@ mod tests {
             ("plugin_check_timeout", time(plugin_check_timeout)),
             ("plugin_check_exit_grace", time(plugin_check_exit_grace)),
             ("accept_retry", time(accept_retry)),
+            ("handover_min_drain", time(handover_min_drain)),
+            ("plugin_spawn_retry", time(plugin_spawn_retry)),
+            ("plugin_spawn_retries", plugin_spawn_retries.to_string()),
         ]);
         let doc = std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),

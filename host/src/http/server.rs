@@ -334,7 +334,7 @@ pub async fn serve_with_stop(
             }
             handover_limit
                 .saturating_sub(soft)
-                .max(Duration::from_secs(1))
+                .max(FIXED.handover_min_drain)
         }
     };
     let _ = stopping_tx.send(true);

@@ -508,9 +508,9 @@ pub(super) fn spawn_child(spec: &PluginSpec) -> std::io::Result<Child> {
         match command.spawn() {
             // ETXTBSY: another thread of some process still has the file
             // open for writing (it was just copied in); it clears quickly.
-            Err(e) if e.raw_os_error() == Some(26) && attempts < 5 => {
+            Err(e) if e.raw_os_error() == Some(26) && attempts < FIXED.plugin_spawn_retries => {
                 attempts += 1;
-                std::thread::sleep(Duration::from_millis(10));
+                std::thread::sleep(FIXED.plugin_spawn_retry);
             }
             other => return other,
         }
