@@ -374,9 +374,19 @@ impl Adapter {
                     .map(|r| r.name.as_str())
                     .collect();
                 if known.is_empty() {
+                    let serves: Vec<String> = self
+                        .registrations
+                        .iter()
+                        .map(|r| format!("{} `{}`", r.capability, r.name))
+                        .collect();
                     Error::bad_request(format!(
-                        "adapter {} does not serve the {capability} capability",
-                        self.name
+                        "adapter {} does not serve the {capability} capability (it serves {})",
+                        self.name,
+                        if serves.is_empty() {
+                            "nothing".to_string()
+                        } else {
+                            serves.join(", ")
+                        }
                     ))
                 } else {
                     Error::bad_request(format!(

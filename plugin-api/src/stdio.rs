@@ -275,7 +275,7 @@ mod tests {
         assert!(
             error
                 .message()
-                .contains("does not serve the incident capability"),
+                .contains("does not serve the incident capability (it serves team `files`)"),
             "{error:?}"
         );
     }
