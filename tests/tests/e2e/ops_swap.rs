@@ -301,6 +301,14 @@ fn a_sighup_storm_starts_one_successor_at_a_time_and_keeps_the_listener() {
         "{}",
         host.stderr_so_far()
     );
+    // Exactly one successor was ever started (the log is shared by both
+    // hosts): the other signals were ignored, not queued for later.
+    let log = host.stderr_so_far();
+    assert_eq!(
+        log.matches("SIGHUP: starting a successor").count(),
+        1,
+        "{log}"
+    );
     assert_eq!(host.get("/health").status, 200);
 }
 
