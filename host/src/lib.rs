@@ -1,15 +1,16 @@
 //! OpsOrch Core host: the REST API described in `README.md` over pluggable
-//! providers. The layout and its layering rule are in
+//! providers. The layout, its layering rule and the public API are in
 //! `docs/ARCHITECTURE.md`.
 //!
-//! A request passes the [`http::gate`] (request ID, CORS, bearer auth,
-//! audit), is routed by the table in [`http::routes::table`], and reaches
-//! the provider in effect for its capability ([`providers::state`]).
-//! Providers are built-in ([`builtins`]), loaded from stable-ABI libraries
-//! ([`transports::library`]) or run as stdio plugins
-//! ([`transports::stdio`]); configuration comes from the environment
-//! ([`settings`]) and from choices stored in the secret provider
-//! ([`providers::selection`]).
+//! A request passes the request gate (`http::gate`: request ID, CORS,
+//! bearer auth, audit), is routed by the table in `http::routes::table`,
+//! and reaches the provider in effect for its capability
+//! (`providers::state`). Providers are built-in (`builtins`), loaded from
+//! stable-ABI libraries (`transports::library`) or run as stdio plugins
+//! (`transports::stdio`); configuration comes from the environment
+//! ([`Settings`]) and from choices stored in the secret provider
+//! (`providers::selection`). Those modules are internal; the items
+//! re-exported here are the crate's API.
 //!
 //! [`app`] builds the router without any I/O so tests drive it in process;
 //! [`serve`] is the whole start-up path of the binary.

@@ -184,7 +184,7 @@ pub struct Settings {
     pub addr: String,
     pub cors_origin: String,
     /// `OPSORCH_ALLOWED_HOSTS` (comma-separated): host names a token-less
-    /// host answers to besides loopback ones, normalised ([`host_name`]).
+    /// host answers to besides loopback ones, normalised (`host_name`).
     pub allowed_hosts: Vec<String>,
     pub bearer_token: Option<String>,
     pub tls: Option<TlsFiles>,

@@ -27,7 +27,7 @@ pub fn service(state: AppState) -> gate::Gate {
 }
 
 /// The whole HTTP application for `state` as an axum `Router` (for tests
-/// and embedding; [`service`] without the outer router's dispatch).
+/// and embedding; `service` without the outer router's dispatch).
 pub fn app(state: AppState) -> Router {
     Router::new().fallback_service(service(state))
 }

@@ -25,7 +25,7 @@ pub struct HttpSettings {
     /// The longest a request may take, body read and provider call
     /// included; past it the client gets 504 `request_timeout`.
     pub request_timeout: Duration,
-    /// `OPSORCH_ALLOWED_HOSTS`, normalised (see [`crate::settings`]).
+    /// `OPSORCH_ALLOWED_HOSTS`, normalised (see `settings::host_name`).
     pub allowed_hosts: Vec<String>,
     /// Whether a host without a bearer token checks the `Host` header
     /// (`crate::http::browser_guard`).

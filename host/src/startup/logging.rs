@@ -40,7 +40,7 @@ impl LogFormat {
 /// object per line.
 ///
 /// Lines are written to stderr by a background thread in batches (see
-/// [`super::log_writer`]), so request handlers never wait on the terminal
+/// `startup::log_writer`), so request handlers never wait on the terminal
 /// or a pipe for their audit record, and no line is dropped. Keep the
 /// returned guard alive until exit: dropping it writes out what is buffered.
 pub fn init_logging() -> super::log_writer::LogGuard {
@@ -64,9 +64,9 @@ pub fn init_logging_as(format: LogFormat) -> super::log_writer::LogGuard {
 /// `actor_type`, `actor_id`, `timestamp`, `action`, …).
 ///
 /// Every human line starts with its timestamp and level, and every value
-/// in it is escaped and bounded ([`crate::safe_text::SafeFields`]), so no
+/// in it is escaped and bounded (`safe_text::SafeFields`), so no
 /// text from a client, an adapter or a plugin can start a line of its own:
-/// a line that starts with `{` is an audit record written by [`audit`].
+/// a line that starts with `{` is an audit record written by `http::audit`.
 pub fn log_subscriber<W>(
     filter: tracing_subscriber::EnvFilter,
     writer: W,
