@@ -22,7 +22,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::MatchedPath;
 use opsorch_plugin_api::error::codes;
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
@@ -47,14 +46,14 @@ fn latency_histogram() -> Histogram {
 /// preflight, 401, 413) or by no route (404).
 #[derive(Clone, Debug)]
 pub enum Route {
-    Template(MatchedPath),
+    Template(&'static str),
     Unmatched,
 }
 
 impl Route {
     pub fn as_str(&self) -> &str {
         match self {
-            Route::Template(path) => path.as_str(),
+            Route::Template(path) => path,
             Route::Unmatched => "unmatched",
         }
     }

@@ -479,6 +479,12 @@ impl KeyMaterial {
 /// `OPSORCH_ALLOWED_HOSTS` entry), lower-case: the port, IPv6 brackets and
 /// a trailing dot removed.
 pub fn host_name(value: &str) -> String {
+    host_name_part(value).to_ascii_lowercase()
+}
+
+/// [`host_name`] as a slice of `value`, case unchanged (the request gate
+/// checks every request's `Host` without making a string).
+pub fn host_name_part(value: &str) -> &str {
     let value = value.trim();
     let name = if let Some(rest) = value.strip_prefix('[') {
         rest.split_once(']').map(|(ip, _)| ip).unwrap_or(rest)
@@ -492,14 +498,17 @@ pub fn host_name(value: &str) -> String {
             _ => value,
         }
     };
-    name.trim_end_matches('.').to_ascii_lowercase()
+    name.trim_end_matches('.')
 }
 
 /// `localhost`, a name under `.localhost`, or a loopback address (a
-/// [`host_name`]).
+/// [`host_name`] or [`host_name_part`]; letters in any case).
 pub fn is_loopback_name(name: &str) -> bool {
-    name == "localhost"
-        || name.ends_with(".localhost")
+    const SUFFIX: &str = ".localhost";
+    name.eq_ignore_ascii_case("localhost")
+        || (name.len() >= SUFFIX.len()
+            && name.is_char_boundary(name.len() - SUFFIX.len())
+            && name[name.len() - SUFFIX.len()..].eq_ignore_ascii_case(SUFFIX))
         || name
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback())
@@ -981,6 +990,20 @@ mod tests {
         assert_eq!(host_name("[::1]:8080"), "::1");
         assert_eq!(host_name(" opsorch "), "opsorch");
         assert_eq!(host_name("::1"), "::1");
+        assert_eq!(host_name_part("LocalHost.:8080"), "LocalHost");
+        for loopback in [
+            "localhost",
+            "LOCALHOST",
+            "a.localhost",
+            "x.LocalHost",
+            "127.0.0.1",
+            "::1",
+        ] {
+            assert!(is_loopback_name(loopback), "{loopback}");
+        }
+        for other in ["localhost.example", "evil-localhost", "10.0.0.1", ""] {
+            assert!(!is_loopback_name(other), "{other}");
+        }
         let s = Settings::from_env(&[("OPSORCH_ALLOWED_HOSTS", "Opsorch.internal, ,x.example.")])
             .unwrap();
         assert_eq!(s.allowed_hosts, ["opsorch.internal", "x.example"]);

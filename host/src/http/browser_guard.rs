@@ -23,7 +23,7 @@
 use axum::http::{header, HeaderMap};
 
 use crate::providers::state::HttpSettings;
-use crate::settings::{host_name, is_loopback_name};
+use crate::settings::{host_name_part, is_loopback_name};
 
 /// Why a browser request was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,8 +45,13 @@ pub fn check(http: &HttpSettings, headers: &HeaderMap) -> Result<(), BrowserRefu
     }
     if http.check_host {
         if let Some(host) = headers.get(header::HOST) {
-            let name = host.to_str().map(host_name).unwrap_or_default();
-            if !(is_loopback_name(&name) || http.allowed_hosts.contains(&name)) {
+            let name = host.to_str().map(host_name_part).unwrap_or_default();
+            let allowed = is_loopback_name(name)
+                || http
+                    .allowed_hosts
+                    .iter()
+                    .any(|h| h.eq_ignore_ascii_case(name));
+            if !allowed {
                 return Err(BrowserRefusal::Host);
             }
         }

@@ -15,9 +15,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use axum::body::{Body, HttpBody};
-use axum::extract::MatchedPath;
 use axum::http::{self, header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::future::RouteFuture;
@@ -33,6 +33,7 @@ use crate::http::audit::{self, AuditAction};
 use crate::http::browser_guard::{self, BrowserRefusal};
 use crate::http::context::{actor_text, CallerHeaders, RequestContext};
 use crate::http::error::{ApiError, LoggedError};
+use crate::http::routes::RouteTemplate;
 use crate::metrics::{self, Metrics};
 use crate::providers::seam::{CallInfo, CALL_INFO};
 use crate::providers::state::AppState;
@@ -68,8 +69,14 @@ struct GateInner {
 impl Gate {
     /// The gate of `routes` (already given `state`).
     pub fn new(state: AppState, routes: Router) -> Self {
-        let cors_origin = HeaderValue::from_str(&state.http().cors_origin)
-            .unwrap_or_else(|_| HeaderValue::from_static("*"));
+        // A static value (the default `*`) is copied into each response
+        // without touching a reference count shared by every request.
+        let cors_origin = match state.http().cors_origin.as_str() {
+            "*" => HeaderValue::from_static("*"),
+            origin => {
+                HeaderValue::from_str(origin).unwrap_or_else(|_| HeaderValue::from_static("*"))
+            }
+        };
         let metrics = state.metrics().cloned();
         Gate(Arc::new(GateInner {
             state,
@@ -82,9 +89,14 @@ impl Gate {
 
 /// What the gate keeps of a request until its response is known: enough
 /// to stamp the response, log it and write its audit record. Header values
-/// are reference-counted clones; the texts are made only when needed.
+/// are reference-counted clones; the texts are made only when needed. It
+/// holds no clone of the gate: every request would increment and decrement
+/// the one reference count all connections share.
 struct Admitted {
-    gate: Gate,
+    cors_origin: HeaderValue,
+    request_timeout: Duration,
+    /// The host's metrics, when it records them.
+    metrics: Option<Arc<Metrics>>,
     started: Instant,
     request_id: HeaderValue,
     method: Method,
@@ -121,7 +133,9 @@ where
         let actor_id = caller.actor_id.cloned();
         trim_trailing_slash(&mut req);
         let admitted = Admitted {
-            gate: self.clone(),
+            cors_origin: inner.cors_origin.clone(),
+            request_timeout: http.request_timeout,
+            metrics: inner.metrics.clone(),
             started,
             request_id,
             method: req.method().clone(),
@@ -162,17 +176,11 @@ where
             },
             None => {
                 // Transports that pass the request on to adapters read this.
-                let call = CallInfo {
-                    deadline: started.into_std().checked_add(http.request_timeout),
-                    request_id: String::from_utf8_lossy(admitted.request_id.as_bytes())
-                        .into_owned(),
-                    actor: admitted
-                        .actor_id
-                        .as_ref()
-                        .and_then(actor_text)
-                        .unwrap_or("unknown")
-                        .to_owned(),
-                };
+                let call = CallInfo::new(
+                    started.into_std().checked_add(http.request_timeout),
+                    admitted.request_id.clone(),
+                    admitted.actor_id.clone(),
+                );
                 Stage::Routing {
                     route: CALL_INFO.scope(call, self.0.routes.clone().call(req)),
                     timer: None,
@@ -225,7 +233,7 @@ impl Future for GateFuture {
                     let Some(admitted) = this.admitted.as_ref() else {
                         return Poll::Pending;
                     };
-                    let limit = admitted.gate.0.state.http().request_timeout;
+                    let limit = admitted.request_timeout;
                     let timer = timer.get_or_insert_with(|| {
                         Box::pin(tokio::time::sleep_until(admitted.started + limit))
                     });
@@ -252,7 +260,9 @@ impl Future for GateFuture {
 /// and writes the audit record of a successful call.
 fn finish(admitted: Admitted, mut response: Response) -> Response {
     let Admitted {
-        gate,
+        cors_origin,
+        request_timeout: _,
+        metrics,
         started,
         request_id,
         method,
@@ -261,10 +271,7 @@ fn finish(admitted: Admitted, mut response: Response) -> Response {
         actor_id,
     } = admitted;
     let headers = response.headers_mut();
-    headers.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        gate.0.cors_origin.clone(),
-    );
+    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, cors_origin);
     headers.insert(
         header::ACCESS_CONTROL_ALLOW_HEADERS,
         HeaderValue::from_static("Content-Type, Authorization"),
@@ -276,9 +283,9 @@ fn finish(admitted: Admitted, mut response: Response) -> Response {
     let request_id_text = || String::from_utf8_lossy(request_id.as_bytes()).into_owned();
 
     let status = response.status();
-    if let Some(m) = &gate.0.metrics {
-        let route = match response.extensions().get::<MatchedPath>() {
-            Some(path) => metrics::Route::Template(path.clone()),
+    if let Some(m) = &metrics {
+        let route = match response.extensions().get::<RouteTemplate>() {
+            Some(RouteTemplate(path)) => metrics::Route::Template(path),
             None => metrics::Route::Unmatched,
         };
         m.http_request(

@@ -14,9 +14,9 @@ use std::future::Future;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::pin::{pin, Pin};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use std::convert::Infallible;
@@ -271,9 +271,11 @@ pub async fn serve_with_stop(
             close_when_handed_over(&closing, response)
         })
     };
-    // Connections watch `stopping`; each holds a clone of `alive`, so
-    // `alive_tx.closed()` resolves once all of them have ended.
-    let (stopping_tx, stopping) = watch::channel(false);
+    // Connections watch `stopping` (which also stops them if this future
+    // is dropped); each holds a clone of `alive`, so `alive_tx.closed()`
+    // resolves once all of them have ended.
+    let stopping = Arc::new(StopSignal::default());
+    let _stop_when_dropped = StopOnDrop(Arc::clone(&stopping));
     let (alive_tx, alive) = watch::channel(());
     let mut stop = pin!(stop);
 
@@ -303,7 +305,7 @@ pub async fn serve_with_stop(
         let connection = Connection {
             app: app.clone(),
             limits: Arc::clone(&limits),
-            stopping: stopping.clone(),
+            stopping: stopping.watch(),
             _alive: alive.clone(),
             _slot: slot,
         };
@@ -337,7 +339,7 @@ pub async fn serve_with_stop(
                 .max(FIXED.handover_min_drain)
         }
     };
-    let _ = stopping_tx.send(true);
+    stopping.stop();
     if tokio::time::timeout(grace, alive_tx.closed())
         .await
         .is_err()
@@ -434,17 +436,105 @@ impl RefusalLog {
     }
 }
 
-/// Resolves once the server is stopping (or gone).
-async fn stopped(stopping: &mut watch::Receiver<bool>) {
-    // The guard `wait_for` returns is not `Send`: drop it here.
-    let _ = stopping.wait_for(|s| *s).await.map(|_| ());
+/// Tells every connection that the server is stopping.
+///
+/// A connection checks it each time its task wakes up, so that check must
+/// cost next to nothing: one atomic load, and the task's waker is
+/// registered once (again only if it changes), not on every wake-up. (A
+/// `tokio::sync::watch` receiver locks the channel's waiter list at each
+/// poll, a lock all connections share.)
+#[derive(Default)]
+struct StopSignal {
+    stopping: AtomicBool,
+    /// The waker of each connection that has been polled, by its id.
+    wakers: std::sync::Mutex<std::collections::HashMap<u64, Waker>>,
+    next_id: AtomicU64,
+}
+
+impl StopSignal {
+    /// Sets the signal and wakes every connection watching it.
+    fn stop(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        let wakers = std::mem::take(&mut *self.lock_wakers());
+        for waker in wakers.into_values() {
+            waker.wake();
+        }
+    }
+
+    /// A watch for one connection.
+    fn watch(self: &Arc<Self>) -> StopWatch {
+        StopWatch {
+            signal: Arc::clone(self),
+            id: self.next_id.fetch_add(1, Ordering::Relaxed),
+            registered: None,
+        }
+    }
+
+    fn lock_wakers(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<u64, Waker>> {
+        // Only map updates happen under the lock.
+        self.wakers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Stops the connections when the server's future ends, however it ends.
+struct StopOnDrop(Arc<StopSignal>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.stop();
+    }
+}
+
+/// One connection's view of the [`StopSignal`]: a future that resolves
+/// once the server is stopping (or gone).
+struct StopWatch {
+    signal: Arc<StopSignal>,
+    id: u64,
+    /// The waker last registered.
+    registered: Option<Waker>,
+}
+
+impl Future for StopWatch {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.signal.stopping.load(Ordering::Acquire) {
+            return Poll::Ready(());
+        }
+        if self
+            .registered
+            .as_ref()
+            .is_some_and(|w| w.will_wake(cx.waker()))
+        {
+            return Poll::Pending;
+        }
+        let waker = cx.waker().clone();
+        self.signal.lock_wakers().insert(self.id, waker.clone());
+        self.registered = Some(waker);
+        // `stop` may have taken the wakers just before this one went in.
+        if self.signal.stopping.load(Ordering::Acquire) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+impl Drop for StopWatch {
+    fn drop(&mut self) {
+        if self.registered.is_some() {
+            self.signal.lock_wakers().remove(&self.id);
+        }
+    }
 }
 
 /// One accepted connection and what it holds until it ends.
 struct Connection<A> {
     app: A,
     limits: Arc<ServerLimits>,
-    stopping: watch::Receiver<bool>,
+    stopping: StopWatch,
     /// Dropped when the connection ends; shutdown waits for all of them.
     _alive: watch::Receiver<()>,
     /// Its place under the connection cap.
@@ -466,7 +556,7 @@ impl<A: App> Connection<A> {
                     return;
                 }
             },
-            _ = stopped(&mut self.stopping) => return,
+            _ = &mut self.stopping => return,
         };
         self.serve(tls, peer).await
     }
@@ -485,13 +575,17 @@ impl<A: App> Connection<A> {
             .keep_alive(true);
         let connection = builder.serve_connection(io, service);
         let mut connection = pin!(connection);
-        let result = tokio::select! {
-            result = connection.as_mut() => result,
-            _ = stopped(&mut self.stopping) => {
+        // Not `tokio::select!`: it polls both futures in a random order on
+        // every wake-up; the stop signal costs one load here.
+        let mut graceful = false;
+        let result = std::future::poll_fn(|cx| {
+            if !graceful && Pin::new(&mut self.stopping).poll(cx).is_ready() {
+                graceful = true;
                 connection.as_mut().graceful_shutdown();
-                connection.await
             }
-        };
+            connection.as_mut().poll(cx)
+        })
+        .await;
         if let Err(e) = result {
             tracing::debug!(%peer, error = %e, "connection ended with an error");
         }

@@ -14,6 +14,7 @@ use std::path::Path;
 use std::pin::Pin;
 use std::sync::{Arc, RwLock};
 
+use axum::http::HeaderValue;
 use opsorch_plugin_api::methods::{Capability, Method};
 use opsorch_plugin_api::ErrorKind;
 use serde_json::value::RawValue;
@@ -509,12 +510,46 @@ mod tests {
 /// What the HTTP layer knows about the request a provider call serves:
 /// set by the request gate for the whole request, read by transports that
 /// pass it on (the library transport gives it to asynchronous adapters).
+///
+/// The gate sets one for every request, most of which call no provider:
+/// it keeps the header values as they came (reference-counted) and makes
+/// no text until a transport asks.
 #[derive(Debug, Clone)]
 pub struct CallInfo {
     /// When the request times out.
     pub deadline: Option<std::time::Instant>,
-    pub request_id: String,
-    pub actor: String,
+    request_id: HeaderValue,
+    actor: Option<HeaderValue>,
+}
+
+impl CallInfo {
+    /// `request_id` is the one the gate chose (safe ASCII); `actor` the
+    /// caller's actor ID header, when it is text and not blank.
+    pub fn new(
+        deadline: Option<std::time::Instant>,
+        request_id: HeaderValue,
+        actor: Option<HeaderValue>,
+    ) -> Self {
+        CallInfo {
+            deadline,
+            request_id,
+            actor,
+        }
+    }
+
+    pub fn request_id(&self) -> &str {
+        self.request_id.to_str().unwrap_or_default()
+    }
+
+    /// The actor ID, trimmed; `unknown` when the caller sent none.
+    pub fn actor(&self) -> &str {
+        self.actor
+            .as_ref()
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .unwrap_or("unknown")
+    }
 }
 
 tokio::task_local! {

@@ -71,7 +71,7 @@ pub struct ProviderMissing(pub Capability);
 
 /// The launcher of a state built without a plugin transport
 /// ([`AppState::new`]): every plugin choice is refused.
-struct NoPlugins;
+pub(crate) struct NoPlugins;
 
 impl PluginLauncher for NoPlugins {
     fn launch<'a>(

@@ -10,13 +10,15 @@ use opsorch_plugin_api::methods::Capability;
 use serde::Serialize;
 
 use super::reply::json_response;
+use super::template::Template;
 use crate::http::error::ApiError;
 use crate::providers::seam::Provider;
 use crate::providers::seam::{LastError, Origin, Source};
 use crate::providers::state::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/capabilities", get(list))
+    let path = Template("/capabilities");
+    Router::new().route(path.0, get(path.handler(list)))
 }
 
 /// The body of `GET /capabilities`.

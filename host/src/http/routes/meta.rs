@@ -8,13 +8,19 @@ use axum::routing::get;
 use axum::Router;
 
 use super::reply::{json_response, STATUS_OK};
+use super::template::Template;
 use crate::providers::state::AppState;
 
 pub fn router() -> Router<AppState> {
+    let (root, health_path, openapi_path) = (
+        Template("/"),
+        Template("/health"),
+        Template("/openapi.json"),
+    );
     Router::new()
-        .route("/", get(health))
-        .route("/health", get(health))
-        .route("/openapi.json", get(openapi))
+        .route(root.0, get(root.handler(health)))
+        .route(health_path.0, get(health_path.handler(health)))
+        .route(openapi_path.0, get(openapi_path.handler(openapi)))
 }
 
 async fn health() -> Response {

@@ -8,8 +8,11 @@ mod meta;
 pub(crate) mod providers;
 mod reply;
 pub mod table;
+mod template;
 
-use axum::extract::{DefaultBodyLimit, FromRequestParts, MatchedPath, Path, Request, State};
+pub use template::RouteTemplate;
+
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Request, State};
 use axum::response::Response;
 use axum::routing::{get, patch, post, MethodRouter};
 use axum::Router;
@@ -23,9 +26,11 @@ use crate::providers::state::AppState;
 use body_rules::BodyRules;
 use reply::{json_response, STATUS_OK};
 use table::{Http, Reply, Route, RouteInput, ROUTES};
+use template::Template;
 
 /// Every route, with the state applied. Unknown paths and wrong methods
-/// answer 404 JSON.
+/// answer 404 JSON. Every route's handlers carry its template
+/// ([`RouteTemplate`], for the gate's metrics).
 pub fn router(state: AppState) -> Router {
     let max_body = state.http().max_body_bytes;
     let mut router = Router::new();
@@ -35,19 +40,11 @@ pub fn router(state: AppState) -> Router {
     // The body limit wraps the routes that read a body; the meta routes
     // (`/health` among them) read none and skip the layer's per-request
     // extension.
-    let router = router
+    router
         .merge(providers::router())
         .merge(capabilities::router())
         .layer(DefaultBodyLimit::max(max_body))
-        .merge(meta::router());
-    // Only matched routes: their template reaches the gate's metrics (a
-    // host that records none skips the layer).
-    let router = if state.metrics().is_some() {
-        router.route_layer(axum::middleware::from_fn(mark_route))
-    } else {
-        router
-    };
-    router
+        .merge(meta::router())
         .fallback(not_found)
         .method_not_allowed_fallback(not_found)
         .with_state(state)
@@ -55,22 +52,15 @@ pub fn router(state: AppState) -> Router {
 
 fn method_router(route: &'static Route) -> MethodRouter<AppState> {
     let rules = route.body.map(|schema| Arc::new(BodyRules::new(schema)));
-    let handler = move |State(state): State<AppState>, req: Request| {
-        dispatch(route, rules.clone(), state, req)
-    };
+    let handler =
+        Template(route.path).handler(move |State(state): State<AppState>, req: Request| {
+            dispatch(route, rules.clone(), state, req)
+        });
     match route.http {
         Http::Get => get(handler),
         Http::Post => post(handler),
         Http::Patch => patch(handler),
     }
-}
-
-/// Puts the matched route's template on the response, for the request
-/// gate's metrics (which sees the response, not the routing).
-async fn mark_route(path: MatchedPath, req: Request, next: axum::middleware::Next) -> Response {
-    let mut response = next.run(req).await;
-    response.extensions_mut().insert(path);
-    response
 }
 
 async fn not_found() -> ApiError {

@@ -22,6 +22,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::reply::{json_response, STATUS_OK};
+use super::template::Template;
 use crate::http::error::ApiError;
 use crate::http::extract::JsonBody;
 use crate::providers::seam::{Origin, SECRET_STORE_READ_ONLY};
@@ -29,7 +30,11 @@ use crate::providers::selection::{self, ProviderChoice};
 use crate::providers::state::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/providers/{cap}", get(list).post(configure))
+    let path = Template("/providers/{cap}");
+    Router::new().route(
+        path.0,
+        get(path.handler(list)).post(path.handler(configure)),
+    )
 }
 
 /// The body of `POST /providers/{cap}`.

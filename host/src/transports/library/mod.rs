@@ -440,8 +440,8 @@ impl Provider for AsyncLibraryProvider {
                         u64::try_from(left.as_millis()).unwrap_or(u64::MAX)
                     })
                     .into(),
-                request_id: call.request_id.as_str().into(),
-                actor: call.actor.as_str().into(),
+                request_id: call.request_id().into(),
+                actor: call.actor().into(),
             },
             None => AbiCallContext::default(),
         };
