@@ -103,8 +103,9 @@ pub(crate) struct Guarded {
 }
 
 impl Guarded {
-    /// Guards a call of a blocking (synchronous) provider: no runtime, no
-    /// deadline (the host bounds blocking calls itself).
+    /// Guards a call of a synchronous provider (blocking or not): no
+    /// runtime, no deadline (the host bounds blocking calls itself, and a
+    /// non-blocking one returns at once).
     pub(crate) fn blocking(what: &'static str, inner: BoxFuture) -> Guarded {
         Guarded {
             inner: Some(inner),

@@ -301,6 +301,9 @@ pub struct Adapter {
     name: String,
     version: String,
     registrations: Vec<Registration>,
+    /// Whether the synchronous providers' calls return at once
+    /// ([`Adapter::non_blocking`]).
+    non_blocking: bool,
 }
 
 impl Adapter {
@@ -310,7 +313,24 @@ impl Adapter {
             name: name.into(),
             version: version.into(),
             registrations: Vec::new(),
+            non_blocking: false,
         }
+    }
+
+    /// Declares that this adapter's synchronous providers never block:
+    /// every method returns at once (in-memory data, a cache), never
+    /// waiting on I/O, a sleep or a lock held for long.
+    ///
+    /// The host then calls them in the request's own task, like an
+    /// asynchronous call that is ready on its first poll, instead of
+    /// handing each call to a thread of its call pool and back; the
+    /// adapter runtime is not started for them and no deadline is armed.
+    /// A method that does block would stall one of the host's few async
+    /// workers, and every request it serves with it: leave this off for
+    /// anything that waits. Asynchronous providers are not affected.
+    pub fn non_blocking(mut self) -> Self {
+        self.non_blocking = true;
+        self
     }
 
     fn register(
@@ -396,9 +416,14 @@ impl Adapter {
                     ))
                 }
             })?;
+        let mode = match (registration.blocking, self.non_blocking) {
+            (false, _) => Mode::Async,
+            (true, false) => Mode::Blocking,
+            (true, true) => Mode::Inline,
+        };
         Ok(ProviderInstance {
             capability,
-            blocking: registration.blocking,
+            mode,
             provider: Arc::new((registration.construct)(config)?),
         })
     }
@@ -409,8 +434,20 @@ impl Adapter {
 #[derive(Clone)]
 pub struct ProviderInstance {
     capability: Capability,
-    blocking: bool,
+    mode: Mode,
     provider: Arc<AnyProvider>,
+}
+
+/// How a provider's calls run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    /// Synchronous, may block: the caller gives each call a thread.
+    Blocking,
+    /// Synchronous and never blocking ([`Adapter::non_blocking`]): run
+    /// where the caller polls, ready on the first poll.
+    Inline,
+    /// Asynchronous: on the adapter runtime, with the call's deadline.
+    Async,
 }
 
 fn decode<T: DeserializeOwned>(payload: &str) -> Result<T> {
@@ -430,10 +467,17 @@ impl ProviderInstance {
         self.capability
     }
 
-    /// Whether the provider was registered synchronously: its calls may
-    /// block the calling thread.
+    /// Whether the provider was registered synchronously by an adapter
+    /// not declared [`Adapter::non_blocking`]: its calls may block the
+    /// calling thread.
     pub fn is_blocking(&self) -> bool {
-        self.blocking
+        self.mode == Mode::Blocking
+    }
+
+    /// Whether the provider was registered synchronously (blocking or
+    /// not): its calls run on no runtime and finish on their first poll.
+    pub fn is_synchronous(&self) -> bool {
+        self.mode != Mode::Async
     }
 
     /// Calls a method by wire name (`incident.get`) with a JSON payload and
@@ -463,7 +507,7 @@ impl ProviderInstance {
     ) -> impl std::future::Future<Output = Result<String>> + Send + 'static {
         let provider = self.provider.clone();
         let capability = self.capability;
-        if self.blocking {
+        if self.is_synchronous() {
             let call: BoxFuture = Box::pin(async move {
                 dispatch(&provider, capability, &context, method, &payload).await
             });

@@ -172,7 +172,7 @@ fn handle_line(
         .unwrap_or("null")
         .to_string();
     let call = instance.call_async(CallContext::new(), method, payload);
-    if instance.is_blocking() {
+    if instance.is_synchronous() {
         Ok(Pending::Ready(answer(crate::runtime::block_on(call))))
     } else {
         Ok(Pending::Running(crate::runtime::handle()?.spawn(call)))

@@ -205,3 +205,30 @@ async fn bad_method_and_payload_are_bad_request() {
     };
     assert_eq!(e.code.as_str(), "bad_request");
 }
+
+#[test]
+fn a_non_blocking_adapter_s_synchronous_providers_run_where_they_are_polled() {
+    use opsorch_plugin_api::methods::{Capability, Method};
+    let construct = |adapter: Adapter, name: &str| {
+        adapter
+            .construct(Capability::Service, name, &Config::new())
+            .unwrap_or_else(|e| panic!("{name}: {e:?}"))
+    };
+    let blocking = construct(adapter(), "fixed");
+    assert!(blocking.is_blocking() && blocking.is_synchronous());
+    let inline = construct(adapter().non_blocking(), "fixed");
+    assert!(!inline.is_blocking() && inline.is_synchronous());
+    // Not the adapter's: an asynchronous provider stays on its runtime.
+    let waiting = construct(adapter().non_blocking(), "waiting");
+    assert!(!waiting.is_blocking() && !waiting.is_synchronous());
+
+    // Ready on the first poll, on no runtime, even with a deadline.
+    let context = CallContext::from(context(Some(1)));
+    let fut = inline.call_async(context, Method::ServiceQuery, "{}".into());
+    let mut fut = std::pin::pin!(fut);
+    let mut cx = Context::from_waker(Waker::noop());
+    match fut.as_mut().poll(&mut cx) {
+        Poll::Ready(out) => assert_eq!(out.unwrap(), r#"[{"id":"fixed","name":"fixed"}]"#),
+        Poll::Pending => panic!("a non-blocking provider's call was not ready at once"),
+    }
+}

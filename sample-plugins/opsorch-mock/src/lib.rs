@@ -136,8 +136,24 @@ pub const VERSION: &str = match option_env!("OPSORCH_MOCK_VERSION") {
 };
 
 /// The mock adapter: provider `mock` for every capability.
+///
+/// Its methods work on memory and return at once, so it is declared
+/// [`Adapter::non_blocking`]: the host calls it in the request's own task,
+/// not on its call pool. Built with the `blocking` feature (as the
+/// `opsorch-blocking-mock` test fixture is, from this same source) it is
+/// an ordinary synchronous adapter whose calls the host runs on its call
+/// pool.
 pub fn adapter() -> Adapter {
-    Adapter::new("opsorch-mock", VERSION)
+    let adapter = providers(Adapter::new("opsorch-mock", VERSION));
+    if cfg!(feature = "blocking") {
+        adapter
+    } else {
+        adapter.non_blocking()
+    }
+}
+
+fn providers(adapter: Adapter) -> Adapter {
+    adapter
         .incident("mock", |c| Ok(incident::MockIncidents::new(world(c)?)))
         .alert("mock", |c| Ok(alert::MockAlerts::new(world(c)?)))
         .log("mock", |c| Ok(log::MockLogs::new(seed_from(c)?)))

@@ -3,8 +3,12 @@
 //! stable-ABI library (`libopsorch_mock.so`) and the stdio plugin binary
 //! (`opsorch-mock-plugin`), and again for the same mock served through the
 //! asynchronous provider traits (`sample-plugins/fixtures/async-mock`:
-//! `libopsorch_async_mock.so`, `opsorch-async-mock-plugin`). All four must
-//! behave identically.
+//! `libopsorch_async_mock.so`, `opsorch-async-mock-plugin`). The mock
+//! library is non-blocking (the host calls it in the request's task), so
+//! the cases run once more against the same source built as a blocking
+//! library (`sample-plugins/fixtures/blocking-mock`,
+//! `libopsorch_blocking_mock.so`), whose calls run on the host's call
+//! pool. All five must behave identically.
 
 use opsorch_e2e::{binary, Host, TempDir, CAPABILITY_ENV_KEYS as CAPS};
 use serde_json::{json, Value};
@@ -14,6 +18,9 @@ enum Transport {
     Stdio,
     AsyncLibrary,
     AsyncStdio,
+    /// The mock built as a blocking synchronous library: every call runs
+    /// on the host's call pool.
+    BlockingLibrary,
 }
 
 fn start(transport: Transport) -> (Host, TempDir) {
@@ -24,9 +31,10 @@ fn start(transport: Transport) -> (Host, TempDir) {
         Transport::AsyncLibrary | Transport::AsyncStdio => {
             ("opsorch_async_mock", "opsorch-async-mock-plugin")
         }
+        Transport::BlockingLibrary => ("opsorch_blocking_mock", ""),
     };
     match transport {
-        Transport::Library | Transport::AsyncLibrary => {
+        Transport::Library | Transport::AsyncLibrary | Transport::BlockingLibrary => {
             dir.add_library(library);
             env.push((
                 "OPSORCH_PLUGIN_DIR".into(),
@@ -47,41 +55,26 @@ fn start(transport: Transport) -> (Host, TempDir) {
     (Host::start(&env), dir)
 }
 
-/// Runs each case against both transports, for both mocks.
+/// Runs each case against both transports, for both mocks, and through
+/// the blocking library.
 macro_rules! conformance {
     ($($case:ident),* $(,)?) => {
-        mod library_transport {
+        conformance!(@modules [$($case),*]
+            library_transport: Library,
+            stdio_transport: Stdio,
+            async_library_transport: AsyncLibrary,
+            async_stdio_transport: AsyncStdio,
+            blocking_library_transport: BlockingLibrary);
+    };
+    (@modules $cases:tt $($module:ident: $transport:ident),*) => {
+        $(conformance!(@module $module $transport $cases);)*
+    };
+    (@module $module:ident $transport:ident [$($case:ident),*]) => {
+        mod $module {
             $(
                 #[test]
                 fn $case() {
-                    let (host, _dir) = super::start(super::Transport::Library);
-                    super::$case(&host);
-                }
-            )*
-        }
-        mod stdio_transport {
-            $(
-                #[test]
-                fn $case() {
-                    let (host, _dir) = super::start(super::Transport::Stdio);
-                    super::$case(&host);
-                }
-            )*
-        }
-        mod async_library_transport {
-            $(
-                #[test]
-                fn $case() {
-                    let (host, _dir) = super::start(super::Transport::AsyncLibrary);
-                    super::$case(&host);
-                }
-            )*
-        }
-        mod async_stdio_transport {
-            $(
-                #[test]
-                fn $case() {
-                    let (host, _dir) = super::start(super::Transport::AsyncStdio);
+                    let (host, _dir) = super::start(super::Transport::$transport);
                     super::$case(&host);
                 }
             )*

@@ -287,3 +287,59 @@ fn plugin_inspect_explains_a_refusal() {
         "{text}"
     );
 }
+
+/// The names of the host's threads (Linux: `/proc/<pid>/task/*/comm`).
+fn thread_names(pid: u32) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .expect("the host's threads")
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .map(|name| name.trim().to_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// The mock library is non-blocking: its calls are answered in the
+/// request's own task, so no call-pool thread (`adapter-<library>`) and no
+/// adapter runtime thread (`<adapter>-rt-<n>`) is ever started. The same
+/// source built as a blocking library runs its calls on a call-pool
+/// thread.
+#[test]
+#[cfg(target_os = "linux")]
+fn a_non_blocking_library_is_called_without_a_thread_hand_off() {
+    for (crate_name, pooled) in [("opsorch_mock", false), ("opsorch_blocking_mock", true)] {
+        let dir = plugin_dir(&[(crate_name, "libmock.so")]);
+        let mut env = vec![(
+            "OPSORCH_PLUGIN_DIR".to_owned(),
+            dir.path().display().to_string(),
+        )];
+        for cap in ROUTED {
+            env.push((
+                format!("OPSORCH_{}_PROVIDER", cap.to_uppercase()),
+                "mock".to_owned(),
+            ));
+        }
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let host = Host::start(&env);
+        for _ in 0..20 {
+            for path in [
+                "/incidents/query",
+                "/alerts/query",
+                "/tickets/query",
+                "/services/query",
+                "/deployments/query",
+                "/teams/query",
+                "/orchestration/plans/query",
+            ] {
+                let r = host.post(path, "{}");
+                assert_eq!(r.status, 200, "{crate_name} {path}: {}", r.text());
+            }
+        }
+        let names = thread_names(host.pid());
+        let pool = names.iter().any(|n| n.starts_with("adapter-"));
+        // The SDK names them after the adapter's first 8 characters.
+        let runtime = names.iter().any(|n| n.starts_with("opsorch--rt-"));
+        assert_eq!(pool, pooled, "{crate_name}: threads {names:?}");
+        assert!(!runtime, "{crate_name}: threads {names:?}");
+    }
+}
