@@ -108,3 +108,81 @@ async fn dispatch(
 
 #[cfg(test)]
 mod fuzz;
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{Method, Request};
+    use tower::ServiceExt;
+
+    use std::sync::Arc;
+
+    use super::table::{Http, ROUTES};
+    use super::RouteTemplate;
+    use crate::metrics::Metrics;
+    use crate::providers::seam::ProviderRegistry;
+    use crate::providers::state::{AppState, HttpSettings, NoPlugins};
+
+    /// With metrics, every route answers with its own template, whatever
+    /// the answer (most of these are 501: no provider is configured); a
+    /// request no route matches carries none. Without metrics, none does.
+    #[tokio::test]
+    async fn every_route_stamps_its_template_when_metrics_are_recorded() {
+        let state = |metrics| {
+            AppState::with_plugins(
+                ProviderRegistry::new(),
+                Arc::new(NoPlugins),
+                None,
+                HttpSettings::default(),
+                metrics,
+            )
+        };
+        let router = super::router(state(Some(Arc::new(Metrics::new()))));
+        let unrecorded = super::router(state(None));
+        let mut cases: Vec<(Method, &str, String)> = ROUTES
+            .iter()
+            .map(|route| {
+                let method = match route.http {
+                    Http::Get => Method::GET,
+                    Http::Post => Method::POST,
+                    Http::Patch => Method::PATCH,
+                };
+                let path = route.path.replace('{', "x").replace('}', "");
+                (method, route.path, path)
+            })
+            .collect();
+        for (method, template, path) in [
+            (Method::GET, "/", "/"),
+            (Method::GET, "/health", "/health"),
+            (Method::GET, "/openapi.json", "/openapi.json"),
+            (Method::GET, "/capabilities", "/capabilities"),
+            (Method::GET, "/providers/{cap}", "/providers/incident"),
+            (Method::POST, "/providers/{cap}", "/providers/incident"),
+        ] {
+            cases.push((method, template, path.to_owned()));
+        }
+        assert!(cases.len() > 30, "{}", cases.len());
+        for (method, template, path) in cases {
+            let request = Request::builder()
+                .method(method.clone())
+                .uri(&path)
+                .body(Body::from("{}"))
+                .unwrap();
+            let (parts, body) = request.into_parts();
+            let again = Request::from_parts(parts.clone(), Body::from("{}"));
+            let request = Request::from_parts(parts, body);
+            let response = router.clone().oneshot(request).await.unwrap();
+            assert_eq!(
+                response.extensions().get::<RouteTemplate>(),
+                Some(&RouteTemplate(template)),
+                "{method} {path}: {}",
+                response.status()
+            );
+            let response = unrecorded.clone().oneshot(again).await.unwrap();
+            assert_eq!(response.extensions().get::<RouteTemplate>(), None);
+        }
+        let request = Request::get("/nowhere").body(Body::empty()).unwrap();
+        let response = router.oneshot(request).await.unwrap();
+        assert_eq!(response.extensions().get::<RouteTemplate>(), None);
+    }
+}
