@@ -189,5 +189,13 @@ mod tests {
             ),
             "unknown variant, expected one of `a`, `b` at line 1 column 9"
         );
+        // Only a kind before the first colon is kept; a message whose first
+        // colon comes after ", expected" is left as it is.
+        for message in [
+            "invalid length 1, expected a pair: got 3",
+            "invalid value, expected a date: 2026",
+        ] {
+            assert_eq!(without_values(message), message);
+        }
     }
 }

@@ -174,6 +174,10 @@ fn tls_files_are_checked_without_quoting_them() {
     })
     .unwrap_err();
     assert_eq!(err.variable, "OPSORCH_TLS_CERT_FILE");
+    assert!(
+        err.reason.starts_with("cannot read the certificate file: "),
+        "{err}"
+    );
     // The key is not a certificate.
     let err = tls_config(&TlsFiles {
         cert: fixture("tls-key.pem"),
@@ -188,6 +192,7 @@ fn tls_files_are_checked_without_quoting_them() {
     })
     .unwrap_err();
     assert_eq!(err.variable, "OPSORCH_TLS_KEY_FILE");
+    assert_eq!(err.reason, "no private key found in the file");
     let dir = tempfile::tempdir().unwrap();
     let garbage = dir.path().join("garbage.pem");
     std::fs::write(
@@ -285,6 +290,7 @@ fn exposure_rule() {
 
 #[tokio::test]
 async fn connection_cap_holds_over_tls_and_frees_slots() {
+    let _one_at_a_time = REFUSING.lock().await;
     let app = app(empty_state(HttpSettings::default()));
     let limits = ServerLimits {
         max_connections: 2,
@@ -318,4 +324,101 @@ async fn connection_cap_holds_over_tls_and_frees_slots() {
         }
     }
     assert!(freed, "no slot was freed");
+}
+
+/// Log lines written while a test runs, in a shared buffer.
+#[derive(Clone, Default)]
+struct Logs(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logs {
+    type Writer = Logs;
+    fn make_writer(&'a self) -> Logs {
+        self.clone()
+    }
+}
+
+/// Held by the tests that make the server refuse connections: the refusal
+/// log line of one, on a thread with no subscriber, is otherwise not seen
+/// by the subscriber of the other (tracing's per-call-site filter state).
+static REFUSING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+#[tokio::test]
+async fn plain_connections_over_the_cap_get_a_json_503_and_one_log_line() {
+    let _one_at_a_time = REFUSING.lock().await;
+    // `#[tokio::test]` runs the server's tasks on this thread, under this
+    // subscriber.
+    let logs = Logs::default();
+    let _guard = tracing::subscriber::set_default(crate::log_subscriber(
+        tracing_subscriber::EnvFilter::new("debug"),
+        logs.clone(),
+    ));
+    let limits = ServerLimits {
+        max_connections: 1,
+        header_timeout: Duration::from_secs(5),
+        ..ServerLimits::default()
+    };
+    let (addr, _stop) = serve(app(empty_state(HttpSettings::default())), limits, false).await;
+    // One idle connection takes the only slot.
+    let idle = TcpStream::connect(addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    for _ in 0..3 {
+        let mut over = TcpStream::connect(addr).await.unwrap();
+        over.write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .await
+            .unwrap();
+        // Read only once the server has answered and closed its side: the
+        // answer must survive the close.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let response = read_all(&mut over, REPLY_BOUND)
+            .await
+            .expect("answered and closed");
+        let (head, body) = response.split_once("\r\n\r\n").expect("a whole response");
+        assert!(head.starts_with("HTTP/1.1 503 "), "{response}");
+        let head = head.to_ascii_lowercase();
+        for line in [
+            "content-type: application/json",
+            "retry-after: 1",
+            "connection: close",
+            &format!("content-length: {}", body.len()),
+        ] {
+            assert!(head.contains(&format!("\r\n{line}")), "{line}: {response}");
+        }
+        let body: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(body["code"], "too_many_connections", "{response}");
+    }
+    // The refusals are logged once (then at most every 10 s), with the count.
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("connection limit reached"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    assert!(lines[0].contains(" WARN "), "{text}");
+    assert!(lines[0].contains(" refused=1 "), "{text}");
+    assert!(lines[0].ends_with(" max_connections=1"), "{text}");
+    // Once the idle connection goes, a fresh client is served.
+    drop(idle);
+    let mut served = false;
+    for _ in 0..40 {
+        let fresh = TcpStream::connect(addr).await.unwrap();
+        if exchange(fresh, "GET /health")
+            .await
+            .starts_with("HTTP/1.1 200")
+        {
+            served = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(served, "no slot was freed");
 }

@@ -146,6 +146,59 @@ async fn one_json_audit_record_per_successful_call() {
     assert!(text.contains("not_found"), "{text}");
 }
 
+/// The level of the one log line about request `id`.
+fn level_of(text: &str, id: &str) -> &'static str {
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with('{') && l.contains(&format!("request_id={id} ")))
+        .collect();
+    assert_eq!(lines.len(), 1, "{id}:\n{text}");
+    ["ERROR", "WARN", "INFO", "DEBUG", "TRACE"]
+        .into_iter()
+        .find(|level| lines[0].contains(&format!(" {level} ")))
+        .unwrap_or_else(|| panic!("no level: {}", lines[0]))
+}
+
+#[tokio::test]
+async fn failures_are_warnings_rejections_info_and_served_requests_debug() {
+    let buffer = Buffer::default();
+    let subscriber =
+        opsorch::log_subscriber(tracing_subscriber::EnvFilter::new("debug"), buffer.clone());
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let state = AppState::new(
+        opsorch::ProviderRegistry::new(),
+        None,
+        HttpSettings::default(),
+    );
+    let fake = FakeProvider::new();
+    fake.fail(Method::IncidentGet, "upstream_error", "the vendor is down");
+    fake.fail(Method::TicketGet, "not_found", "no such ticket");
+    for cap in [
+        opsorch_plugin_api::methods::Capability::Incident,
+        opsorch_plugin_api::methods::Capability::Ticket,
+    ] {
+        state.set_provider(cap, Some(fake.clone()));
+    }
+    let app = opsorch::app(state);
+    let cases = [
+        ("GET", "/incidents/i1", "r-502", 502),
+        ("GET", "/tickets/t1", "r-404", 404),
+        // Alerts are not configured: a state, not a failure.
+        ("GET", "/alerts/a1", "r-501", 501),
+        ("POST", "/incidents/query", "r-200", 200),
+    ];
+    for (method, uri, id, status) in cases {
+        let body = (method == "POST").then_some("{}");
+        let reply = send(&app, method, uri, body, &[("x-request-id", id)]).await;
+        assert_eq!(reply.status, status, "{uri}: {}", reply.text);
+    }
+    let text = buffer.text();
+    assert_eq!(level_of(&text, "r-502"), "WARN");
+    assert_eq!(level_of(&text, "r-404"), "INFO");
+    assert_eq!(level_of(&text, "r-501"), "INFO");
+    assert_eq!(level_of(&text, "r-200"), "DEBUG");
+}
+
 /// Runs the real binary with `rust_log`, makes `calls` successful calls and
 /// one failing one, stops it with SIGTERM and returns its stderr.
 fn binary_stderr(rust_log: &str, calls: usize) -> String {

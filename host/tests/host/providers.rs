@@ -396,7 +396,9 @@ async fn reconfiguring_does_not_wait_for_calls_in_flight() {
         let app = app.clone();
         async move { post(&app, "/incidents/query", "{}").await }
     });
-    gate.1.notified().await;
+    tokio::time::timeout(REPLY_BOUND, gate.1.notified())
+        .await
+        .expect("the call reached the provider");
     let swap = tokio::time::timeout(
         std::time::Duration::from_secs(5),
         post(&app, "/providers/incident", r#"{"provider":"fake"}"#),
