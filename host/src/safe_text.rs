@@ -88,9 +88,18 @@ pub fn escaped(text: &str) -> String {
 /// `\u` escape: valid JSON, and one line whatever the text holds.
 pub fn json_string(out: &mut Vec<u8>, text: &str, max_chars: usize) {
     out.push(b'"');
+    // Printable ASCII other than `"` and `\` is written as it is: copied
+    // in one piece, up to the first byte that is not (most values are all
+    // such bytes; one char each, so the count below stays right).
+    let plain = text
+        .bytes()
+        .take(max_chars)
+        .take_while(|&b| matches!(b, b' '..=b'~') && b != b'"' && b != b'\\')
+        .count();
+    out.extend_from_slice(&text.as_bytes()[..plain]);
     let mut buf = [0u8; 4];
-    for (count, c) in text.chars().enumerate() {
-        if count == max_chars {
+    for (count, c) in text[plain..].chars().enumerate() {
+        if plain + count == max_chars {
             out.extend_from_slice(ELLIPSIS.encode_utf8(&mut buf).as_bytes());
             break;
         }
@@ -212,6 +221,21 @@ mod tests {
         let mut out = Vec::new();
         json_string(&mut out, "abcdef", 3);
         assert_eq!(out, "\"abc…\"".as_bytes());
+        // The cut counts characters, across the plain prefix and the rest.
+        for (text, max, written) in [
+            ("abc", 3, "\"abc\""),
+            ("abcd", 3, "\"abc…\""),
+            ("ab\"cd", 3, "\"ab\\\"…\""),
+            ("abé", 2, "\"ab…\""),
+            ("aé\nb", 3, "\"aé\\n…\""),
+            ("é", 1, "\"é\""),
+            ("", 0, "\"\""),
+            ("a", 0, "\"…\""),
+        ] {
+            let mut out = Vec::new();
+            json_string(&mut out, text, max);
+            assert_eq!(String::from_utf8(out).unwrap(), written, "{text:?} {max}");
+        }
     }
 
     #[test]
