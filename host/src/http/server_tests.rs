@@ -422,3 +422,48 @@ async fn plain_connections_over_the_cap_get_a_json_503_and_one_log_line() {
     }
     assert!(served, "no slot was freed");
 }
+
+#[tokio::test]
+async fn the_stall_guard_passes_writes_flushes_and_shutdown_through() {
+    use tokio::io::BufWriter;
+    // A buffered writer underneath: only a flush passed through sends.
+    let (near, mut far) = tokio::io::duplex(64);
+    let mut guard = super::StallGuard::new(BufWriter::new(near), Duration::from_secs(5));
+    guard.write_all(b"hello").await.unwrap();
+    guard.flush().await.unwrap();
+    let mut hello = [0u8; 5];
+    tokio::time::timeout(REPLY_BOUND, far.read_exact(&mut hello))
+        .await
+        .expect("the flush reached the writer underneath")
+        .unwrap();
+    assert_eq!(&hello, b"hello");
+    // More than the pipe holds goes through whole as the far end reads.
+    let big: Vec<u8> = (0..4096u32).map(|i| i as u8).collect();
+    let reader = tokio::spawn(async move {
+        let mut got = Vec::new();
+        far.read_to_end(&mut got).await.map(|_| got)
+    });
+    guard.write_all(&big).await.unwrap();
+    // The shutdown reaches the far end as the end of the stream.
+    guard.shutdown().await.unwrap();
+    let got = tokio::time::timeout(REPLY_BOUND, reader)
+        .await
+        .expect("the shutdown reached the far end")
+        .unwrap()
+        .unwrap();
+    assert_eq!(got, big);
+}
+
+#[tokio::test]
+async fn the_stall_guard_fails_a_write_the_far_end_stops_reading() {
+    let (near, _far) = tokio::io::duplex(64);
+    let limit = Duration::from_millis(200);
+    let mut guard = super::StallGuard::new(near, limit);
+    let started = Instant::now();
+    let err = tokio::time::timeout(REPLY_BOUND, guard.write_all(&[0u8; 4096]))
+        .await
+        .expect("the stalled write failed")
+        .unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::TimedOut, "{err}");
+    assert!(started.elapsed() >= limit);
+}
