@@ -358,10 +358,15 @@ async fn plain_connections_over_the_cap_get_a_json_503_and_one_log_line() {
     // `#[tokio::test]` runs the server's tasks on this thread, under this
     // subscriber.
     let logs = Logs::default();
-    let _guard = tracing::subscriber::set_default(crate::log_subscriber(
-        tracing_subscriber::EnvFilter::new("debug"),
-        logs.clone(),
-    ));
+    // A plain fmt subscriber: the host's own (startup::logging) is a higher
+    // layer than http.
+    let _guard = tracing::subscriber::set_default(
+        tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_env_filter(tracing_subscriber::EnvFilter::new("debug"))
+            .with_writer(logs.clone())
+            .finish(),
+    );
     let limits = ServerLimits {
         max_connections: 1,
         header_timeout: Duration::from_secs(5),
