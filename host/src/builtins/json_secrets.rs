@@ -1136,6 +1136,116 @@ mod tests {
         assert!(ours.exists());
         assert!(unrelated.exists());
     }
+
+    #[test]
+    fn temporaries_of_live_writers_or_of_other_shapes_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secrets.json");
+        fs::write(&path, "{}").unwrap();
+        // pid 1 is always alive: its write may still be under way.
+        let live = dir.path().join(".secrets.json.1.3.tmp");
+        // Not a name our writer makes (the random part is alphanumeric).
+        let odd = dir.path().join(".secrets.json.4294967295.not-ours.tmp");
+        for f in [&live, &odd] {
+            fs::write(f, "{\"token\":\"x\"}").unwrap();
+        }
+        JsonSecretStore::open_with(path, None).unwrap();
+        assert!(live.exists());
+        assert!(odd.exists());
+    }
+
+    #[test]
+    fn a_bare_file_name_lives_in_the_current_directory() {
+        assert_eq!(parent_dir(Path::new("secrets.json")), PathBuf::from("."));
+        assert_eq!(parent_dir(Path::new("/etc/s.json")), PathBuf::from("/etc"));
+    }
+
+    #[test]
+    fn only_group_or_other_bits_make_a_file_open_to_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secrets.json");
+        fs::write(&path, "{}").unwrap();
+        for (mode, open) in [
+            (0o600, None),
+            (0o400, None),
+            (0o700, None),
+            (0o640, Some(0o640)),
+            (0o604, Some(0o604)),
+        ] {
+            set_mode(&path, mode).unwrap();
+            assert_eq!(open_to_others(&path), open, "mode {mode:03o}");
+        }
+    }
+
+    fn create(config: Value, key: Option<SecretKey>) -> Result<Arc<dyn Provider>, BuildError> {
+        JsonSecretFactory { key }.create(Capability::Secret, config.as_object().unwrap())
+    }
+
+    #[test]
+    fn an_empty_path_is_a_config_error() {
+        match create(serde_json::json!({"path": ""}), None) {
+            Err(BuildError::Invalid(why)) => assert!(why.contains("\"path\""), "{why}"),
+            other => panic!("expected a config error, got {:?}", other.err()),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_key_fault_blames_the_key_variable_it_came_from() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secrets.json");
+        fs::write(&path, "{}").unwrap();
+        let p = open(&path, Some(key(HEX_KEY))).unwrap();
+        put(&p, "token", "x").await;
+        let config = serde_json::json!({"path": path.display().to_string()});
+        // No key for an encrypted file: the key variable is at fault.
+        match create(config.clone(), None) {
+            Err(BuildError::Key { variable, .. }) => assert_eq!(variable, KEY_VAR),
+            other => panic!("expected a key error, got {:?}", other.err()),
+        }
+        // A wrong key from the key file: that variable is named.
+        let wrong =
+            SecretKey::new(&KeyMaterial::parse(&HEX_KEY.replace('0', "f"), KEY_FILE_VAR).unwrap());
+        match create(config, Some(wrong)) {
+            Err(BuildError::Key { variable, .. }) => assert_eq!(variable, KEY_FILE_VAR),
+            other => panic!("expected a key error, got {:?}", other.err()),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_put_after_the_file_was_removed_writes_it_anew() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secrets.json");
+        fs::write(&path, r#"{"old":"1"}"#).unwrap();
+        let p = open(&path, None).unwrap();
+        fs::remove_file(&path).unwrap();
+        put(&p, "new", "2").await;
+        let on_disk: Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+        assert_eq!(on_disk, serde_json::json!({"new": "2"}));
+    }
+
+    #[tokio::test]
+    async fn a_put_that_cannot_re_read_the_file_says_so_and_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secrets.json");
+        fs::write(&path, r#"{"old":"1"}"#).unwrap();
+        let p = open(&path, None).unwrap();
+        // The file turns into a directory: reading it fails, and not with
+        // "not found", so the store must not start from an empty map.
+        fs::remove_file(&path).unwrap();
+        fs::create_dir(&path).unwrap();
+        let err = p
+            .call(
+                Method::SecretPut,
+                r#"{"key":"new","value":"2"}"#.to_string(),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("cannot re-read the secret file"),
+            "{err}"
+        );
+        assert!(path.is_dir());
+    }
 }
 
 /// The secret file decoder's and the key text's properties (see
