@@ -149,6 +149,25 @@ impl AppState {
         &self.inner.registry
     }
 
+    /// Builds a stored choice (from the secret store or `POST /providers`)
+    /// for `capability` with this host's registry, plugin launcher and
+    /// metrics.
+    pub(crate) async fn build_stored_choice(
+        &self,
+        choice: &crate::providers::selection::ProviderChoice,
+        capability: Capability,
+    ) -> Result<Arc<dyn Provider>, crate::providers::selection::ChoiceError> {
+        choice
+            .build(
+                self.registry(),
+                self.plugins(),
+                self.metrics(),
+                capability,
+                true,
+            )
+            .await
+    }
+
     /// What starts the stdio plugins this state's providers may be.
     pub fn plugins(&self) -> &dyn PluginLauncher {
         self.inner.plugins.as_ref()

@@ -216,14 +216,8 @@ async fn stored(
     if !choice.is_set() {
         return Ok(None);
     }
-    let provider = choice
-        .build(
-            state.registry(),
-            state.plugins(),
-            state.metrics(),
-            cap,
-            true,
-        )
+    let provider = state
+        .build_stored_choice(&choice, cap)
         .await
         .map_err(|err| ConfigError::new(&key, err.to_string()))?;
     tracing::info!(capability = %cap, source = "secret store",

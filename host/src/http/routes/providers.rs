@@ -116,14 +116,8 @@ async fn configure(
     };
 
     let _configuring = state.configure_guard().await;
-    let provider = choice
-        .build(
-            state.registry(),
-            state.plugins(),
-            state.metrics(),
-            cap,
-            true,
-        )
+    let provider = state
+        .build_stored_choice(&choice, cap)
         .await
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
     if let Err(err) = selection::store(secret.as_ref(), cap, &choice).await {
