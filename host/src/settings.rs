@@ -642,6 +642,10 @@ pub struct FixedLimits {
     /// The configuration check: how long the checked process may take to
     /// exit once it answered, before it is killed.
     pub plugin_check_exit_grace: Duration,
+    /// Capabilities whose providers are built at once at start-up (and by
+    /// `opsorch check`): each stdio plugin's configuration check runs a
+    /// process, so they run side by side, this many at a time.
+    pub provider_builds_at_once: usize,
     /// How long the server waits before accepting again after an accept
     /// error that is not a client's (most likely out of file descriptors).
     pub accept_retry: Duration,
@@ -687,6 +691,7 @@ pub const FIXED: FixedLimits = FixedLimits {
     plugin_shutdown_margin: Duration::from_secs(3),
     plugin_check_timeout: Duration::from_secs(5),
     plugin_check_exit_grace: Duration::from_secs(1),
+    provider_builds_at_once: 8,
     accept_retry: Duration::from_secs(1),
     handover_min_drain: Duration::from_secs(1),
     plugin_spawn_retry: Duration::from_millis(10),
@@ -845,6 +850,7 @@ mod tests {
             plugin_shutdown_margin,
             plugin_check_timeout,
             plugin_check_exit_grace,
+            provider_builds_at_once,
             accept_retry,
             handover_min_drain,
             plugin_spawn_retry,
@@ -884,6 +890,10 @@ mod tests {
             ("plugin_shutdown_margin", time(plugin_shutdown_margin)),
             ("plugin_check_timeout", time(plugin_check_timeout)),
             ("plugin_check_exit_grace", time(plugin_check_exit_grace)),
+            (
+                "provider_builds_at_once",
+                provider_builds_at_once.to_string(),
+            ),
             ("accept_retry", time(accept_retry)),
             ("handover_min_drain", time(handover_min_drain)),
             ("plugin_spawn_retry", time(plugin_spawn_retry)),
