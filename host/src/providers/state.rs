@@ -102,8 +102,9 @@ struct StateInner {
     http: HttpSettings,
     /// This host's metrics, when its admin listener is on.
     metrics: Option<Arc<Metrics>>,
-    /// Serialises `POST /providers/{cap}` so that the order of stores matches
-    /// the order of swaps. Provider calls never take it.
+    /// Serialises the store and the swap of `POST /providers/{cap}` (not
+    /// the build before them) so that the order of stores matches the order
+    /// of swaps. Provider calls never take it.
     configure: tokio::sync::Mutex<()>,
 }
 
@@ -204,7 +205,8 @@ impl AppState {
         }
     }
 
-    /// Held while a provider configuration is applied and stored.
+    /// Held while a provider configuration, already built, is stored and
+    /// put in effect.
     pub async fn configure_guard(&self) -> tokio::sync::MutexGuard<'_, ()> {
         self.inner.configure.lock().await
     }

@@ -413,3 +413,246 @@ async fn reconfiguring_does_not_wait_for_calls_in_flight() {
     let old = in_flight.await.unwrap();
     assert_eq!(old.json(), json!([{"id": "old"}]));
 }
+
+/// A plugin launcher whose configuration checks are held until released:
+/// a check of `/plugins/slow` waits (at most 30 s, longer than
+/// [`REPLY_BOUND`]) for [`HeldChecks::release`]; every other path passes
+/// at once. It hands out one provider per launch and remembers them.
+struct HeldChecks {
+    arrived: tokio::sync::Notify,
+    released: tokio::sync::Semaphore,
+    launched: std::sync::Mutex<Vec<(std::path::PathBuf, Arc<FakeProvider>)>>,
+}
+
+impl Default for HeldChecks {
+    fn default() -> Self {
+        HeldChecks {
+            arrived: tokio::sync::Notify::new(),
+            released: tokio::sync::Semaphore::new(0),
+            launched: std::sync::Mutex::default(),
+        }
+    }
+}
+
+impl HeldChecks {
+    fn release(&self) {
+        self.released.add_permits(1);
+    }
+
+    fn launched(&self, path: &str) -> Arc<dyn Provider> {
+        let launched = self.launched.lock().unwrap();
+        let (_, provider) = launched
+            .iter()
+            .find(|(p, _)| p == std::path::Path::new(path))
+            .expect("launched");
+        provider.clone()
+    }
+}
+
+impl opsorch::PluginLauncher for HeldChecks {
+    fn launch<'a>(
+        &'a self,
+        _: Capability,
+        path: &'a std::path::Path,
+        _: &'a serde_json::Map<String, Value>,
+        _: bool,
+    ) -> std::pin::Pin<
+        Box<
+            dyn std::future::Future<Output = Result<opsorch::LaunchedPlugin, opsorch::BuildError>>
+                + Send
+                + 'a,
+        >,
+    > {
+        Box::pin(async move {
+            if path == std::path::Path::new("/plugins/slow") {
+                self.arrived.notify_one();
+                let released = tokio::time::timeout(
+                    std::time::Duration::from_secs(30),
+                    self.released.acquire(),
+                );
+                match released.await {
+                    Ok(Ok(permit)) => permit.forget(),
+                    _ => return Err(opsorch::BuildError::Invalid("never released".into())),
+                }
+            }
+            let provider = FakeProvider::new();
+            self.launched
+                .lock()
+                .unwrap()
+                .push((path.to_owned(), provider.clone()));
+            Ok(opsorch::LaunchedPlugin {
+                provider,
+                providers: Vec::new(),
+            })
+        })
+    }
+
+    fn shutdown(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+        Box::pin(async {})
+    }
+}
+
+/// A secret store that records every put, takes its time over each (so
+/// two puts at once would overlap), and counts the most at once.
+#[derive(Default)]
+struct SlowStore {
+    puts: std::sync::Mutex<Vec<Value>>,
+    in_flight: std::sync::atomic::AtomicUsize,
+    most_at_once: std::sync::atomic::AtomicUsize,
+}
+
+impl SlowStore {
+    /// The values put under `providers/<cap>/default`, in order.
+    fn stored(&self, cap: Capability) -> Vec<Value> {
+        let key = format!("providers/{}/default", cap.name());
+        self.puts
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|put| put["key"] == key.as_str())
+            .map(|put| serde_json::from_str(put["value"].as_str().unwrap()).unwrap())
+            .collect()
+    }
+}
+
+impl Provider for SlowStore {
+    fn call(&self, method: Method, payload: String) -> ProviderFuture<'_> {
+        use std::sync::atomic::Ordering::SeqCst;
+        Box::pin(async move {
+            match method {
+                Method::SecretPut => {
+                    let now = self.in_flight.fetch_add(1, SeqCst) + 1;
+                    self.most_at_once.fetch_max(now, SeqCst);
+                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                    self.puts
+                        .lock()
+                        .unwrap()
+                        .push(serde_json::from_str(&payload).unwrap());
+                    self.in_flight.fetch_sub(1, SeqCst);
+                    Ok(opsorch::Json::check("null".to_owned()).unwrap())
+                }
+                _ => Err(ProviderError::new("not_found", "nothing stored")),
+            }
+        })
+    }
+}
+
+fn held_state(factory: &Arc<FakeFactory>) -> (AppState, Arc<HeldChecks>, Arc<SlowStore>) {
+    let checks = Arc::new(HeldChecks::default());
+    let store = Arc::new(SlowStore::default());
+    let state = AppState::with_plugins(
+        registry(factory),
+        checks.clone(),
+        Some(store.clone()),
+        HttpSettings::default(),
+        None,
+    );
+    (state, checks, store)
+}
+
+fn is_in_effect(state: &AppState, cap: Capability, provider: &Arc<dyn Provider>) -> bool {
+    let in_effect = state.provider(cap).unwrap();
+    Arc::ptr_eq(in_effect.wrapped().expect("tracked"), provider)
+}
+
+/// A plugin's configuration check (up to seconds) holds up no other
+/// `POST /providers`, of another capability or of its own; the choice
+/// stored last is the one in effect.
+#[tokio::test]
+async fn a_plugin_check_in_progress_holds_up_no_other_reconfiguration() {
+    let factory = Arc::new(FakeFactory::default());
+    let (state, checks, store) = held_state(&factory);
+    let app = opsorch::app(state.clone());
+    let slow = tokio::spawn({
+        let app = app.clone();
+        async move {
+            post(
+                &app,
+                "/providers/incident",
+                r#"{"provider":"p","plugin":"/plugins/slow"}"#,
+            )
+            .await
+        }
+    });
+    tokio::time::timeout(REPLY_BOUND, checks.arrived.notified())
+        .await
+        .expect("the slow check started");
+
+    // Each answers while the check is held (or `post` gives up after
+    // REPLY_BOUND, before the check would).
+    assert_eq!(
+        post(&app, "/providers/log", r#"{"provider":"fake"}"#)
+            .await
+            .status,
+        200
+    );
+    let fast = post(
+        &app,
+        "/providers/incident",
+        r#"{"provider":"p","plugin":"/plugins/fast"}"#,
+    )
+    .await;
+    assert_eq!(fast.status, 200, "{}", fast.text);
+    assert!(is_in_effect(
+        &state,
+        Capability::Incident,
+        &checks.launched("/plugins/fast")
+    ));
+    assert!(state.provider(Capability::Log).is_ok());
+    assert!(!slow.is_finished());
+
+    // Released, the slow one is stored and put in effect after the fast one.
+    checks.release();
+    assert_eq!(slow.await.unwrap().status, 200);
+    assert!(is_in_effect(
+        &state,
+        Capability::Incident,
+        &checks.launched("/plugins/slow")
+    ));
+    let stored: Vec<Value> = store
+        .stored(Capability::Incident)
+        .iter()
+        .map(|choice| choice["plugin"].clone())
+        .collect();
+    assert_eq!(stored, [json!("/plugins/fast"), json!("/plugins/slow")]);
+    assert_eq!(store.stored(Capability::Log).len(), 1);
+}
+
+/// Concurrent `POST /providers` to one capability: every one is stored,
+/// no two writes to the secret store overlap, and the choice stored last
+/// is the one in effect.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_reconfigurations_of_one_capability_end_as_stored() {
+    const POSTS: usize = 16;
+    let factory = Arc::new(FakeFactory::default());
+    let (state, checks, store) = held_state(&factory);
+    let app = opsorch::app(state.clone());
+    let posts: Vec<_> = (0..POSTS)
+        .map(|n| {
+            let app = app.clone();
+            tokio::spawn(async move {
+                let body = json!({"provider": "p", "plugin": format!("/plugins/{n}")});
+                post(&app, "/providers/service", &body.to_string()).await
+            })
+        })
+        .collect();
+    for post in posts {
+        assert_eq!(post.await.unwrap().status, 200);
+    }
+    assert_eq!(
+        store.most_at_once.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "two writes to the secret store overlapped"
+    );
+    let stored = store.stored(Capability::Service);
+    assert_eq!(stored.len(), POSTS, "a choice was not stored");
+    let last = stored.last().unwrap()["plugin"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(is_in_effect(
+        &state,
+        Capability::Service,
+        &checks.launched(&last)
+    ));
+}

@@ -4,7 +4,12 @@
 //! Choosing applies the provider at once and stores the choice in the secret
 //! provider under `providers/<cap>/default`, so it survives a restart. The
 //! new provider is built (validated) first, then stored, then swapped in: a
-//! failed store leaves the previous provider in effect. A read-only secret
+//! failed store leaves the previous provider in effect. The build (a stdio
+//! plugin's configuration check, up to seconds) runs before the state's
+//! configure lock is taken, so it holds up no other `POST /providers`; the
+//! store and the swap run under it, together, so that two POSTs never
+//! interleave their writes to the secret store and the choice stored last
+//! is the one in effect. A read-only secret
 //! store (a read-only file, directory or file system) answers 409
 //! `secret_store_read_only`; any other store failure 502
 //! `secret_store_error`.
@@ -115,11 +120,17 @@ async fn configure(
         config: input.config.unwrap_or_default(),
     };
 
-    let _configuring = state.configure_guard().await;
+    // Built (a stdio plugin's configuration check runs, up to seconds)
+    // before the lock: a reconfiguration of another capability, or of this
+    // one, does not wait for it.
     let provider = state
         .build_stored_choice(&choice, cap)
         .await
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    // The store and the swap happen together under the lock: of two POSTs
+    // to one capability, the one that takes it last is both stored and in
+    // effect.
+    let _configuring = state.configure_guard().await;
     if let Err(err) = selection::store(secret.as_ref(), cap, &choice).await {
         tracing::warn!(capability = %cap, code = %err.code, message = %err.message,
             "cannot store a provider configuration");
