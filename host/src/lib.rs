@@ -29,6 +29,8 @@ mod unique_keys;
 
 #[cfg(test)]
 mod fuzz;
+#[cfg(test)]
+mod log_capture;
 
 // Serving: the settings, the state built from them, the app over the state.
 pub use http::app;

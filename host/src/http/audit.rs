@@ -134,36 +134,14 @@ fn json_string(out: &mut Vec<u8>, text: &str) {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
-
     use tracing_subscriber::layer::SubscriberExt;
 
     use super::*;
-
-    /// A writer into a shared buffer, for the layer.
-    #[derive(Clone, Default)]
-    struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Buffer {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Buffer {
-        type Writer = Buffer;
-        fn make_writer(&'a self) -> Buffer {
-            self.clone()
-        }
-    }
+    use crate::log_capture::LogCapture;
 
     #[test]
     fn records_are_one_json_object_per_line_with_every_value_escaped() {
-        let buffer = Buffer::default();
+        let buffer = LogCapture::default();
         let subscriber = tracing_subscriber::registry().with(AuditLayer::new(buffer.clone()));
         let context = RequestContext {
             request_id: "id-\"1\"".into(),
@@ -174,7 +152,7 @@ mod tests {
             record(&context, "incident.created");
             tracing::info!(target: TARGET, count = 3u64, delta = -2i64, ok = true, "other");
         });
-        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        let text = buffer.text();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 2, "{text}");
         let first: serde_json::Value = serde_json::from_str(lines[0]).unwrap();

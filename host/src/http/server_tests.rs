@@ -14,6 +14,7 @@ use tokio_rustls::rustls;
 
 use super::{bind_std, exposed_without_token, serve_until_shutdown, tls_config};
 use crate::http::app;
+use crate::log_capture::LogCapture;
 use crate::providers::seam::{Json, Provider, ProviderFuture, ProviderRegistry};
 use crate::providers::state::{AppState, HttpSettings};
 use crate::settings::{ServerLimits, TlsFiles};
@@ -326,27 +327,6 @@ async fn connection_cap_holds_over_tls_and_frees_slots() {
     assert!(freed, "no slot was freed");
 }
 
-/// Log lines written while a test runs, in a shared buffer.
-#[derive(Clone, Default)]
-struct Logs(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logs {
-    type Writer = Logs;
-    fn make_writer(&'a self) -> Logs {
-        self.clone()
-    }
-}
-
 /// Held by the tests that make the server refuse connections: the refusal
 /// log line of one, on a thread with no subscriber, is otherwise not seen
 /// by the subscriber of the other (tracing's per-call-site filter state).
@@ -357,7 +337,7 @@ async fn plain_connections_over_the_cap_get_a_json_503_and_one_log_line() {
     let _one_at_a_time = REFUSING.lock().await;
     // `#[tokio::test]` runs the server's tasks on this thread, under this
     // subscriber.
-    let logs = Logs::default();
+    let logs = LogCapture::default();
     // A plain fmt subscriber: the host's own (startup::logging) is a higher
     // layer than http.
     let _guard = tracing::subscriber::set_default(
@@ -402,7 +382,7 @@ async fn plain_connections_over_the_cap_get_a_json_503_and_one_log_line() {
         assert_eq!(body["code"], "too_many_connections", "{response}");
     }
     // The refusals are logged once (then at most every 10 s), with the count.
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     let lines: Vec<&str> = text
         .lines()
         .filter(|l| l.contains("connection limit reached"))

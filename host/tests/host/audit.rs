@@ -1,51 +1,24 @@
 //! Audit records and log hygiene, through the real log subscriber.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use crate::support::*;
 use opsorch::{AppState, HttpSettings};
 use opsorch_plugin_api::methods::Method;
 use serde_json::Value;
 
-/// A `MakeWriter` into a shared buffer.
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Buffer {
-    type Writer = Buffer;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
-impl Buffer {
-    fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-    }
-
-    fn audit_records(&self) -> Vec<Value> {
-        self.text()
-            .lines()
-            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-            .filter(|v| v["target"] == "audit")
-            .collect()
-    }
+/// The audit records among the captured log lines.
+fn audit_records(logs: &LogCapture) -> Vec<Value> {
+    logs.text()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|v| v["target"] == "audit")
+        .collect()
 }
 
 #[tokio::test]
 async fn one_json_audit_record_per_successful_call() {
-    let buffer = Buffer::default();
+    let buffer = LogCapture::default();
     let subscriber =
         opsorch::log_subscriber(tracing_subscriber::EnvFilter::new("debug"), buffer.clone());
     let _guard = tracing::subscriber::set_default(subscriber);
@@ -107,7 +80,7 @@ async fn one_json_audit_record_per_successful_call() {
     assert_eq!(get(&app, "/health").await.status, 200);
     assert_eq!(post(&app, "/incidents/query", "{").await.status, 400);
 
-    let records = buffer.audit_records();
+    let records = audit_records(&buffer);
     assert_eq!(records.len(), 3, "{}", buffer.text());
     let summary: Vec<(&str, &str, &str, &str)> = records
         .iter()
@@ -161,7 +134,7 @@ fn level_of(text: &str, id: &str) -> &'static str {
 
 #[tokio::test]
 async fn failures_are_warnings_rejections_info_and_served_requests_debug() {
-    let buffer = Buffer::default();
+    let buffer = LogCapture::default();
     let subscriber =
         opsorch::log_subscriber(tracing_subscriber::EnvFilter::new("debug"), buffer.clone());
     let _guard = tracing::subscriber::set_default(subscriber);

@@ -1,6 +1,7 @@
 //! Test doubles and helpers shared by the in-process API tests.
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -243,4 +244,36 @@ pub fn secret_file(dir: &Path, content: &str) -> std::path::PathBuf {
 
 pub fn json_secret_config(path: &Path) -> String {
     serde_json::json!({ "path": path.display().to_string() }).to_string()
+}
+
+/// Log lines captured in memory: a `MakeWriter` into a shared buffer, for
+/// a subscriber a test sets up (`opsorch::log_subscriber`). Every clone
+/// writes into the same buffer.
+#[derive(Clone, Default)]
+pub struct LogCapture(Arc<Mutex<Vec<u8>>>);
+
+impl LogCapture {
+    /// What has been written so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl Write for LogCapture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogCapture {
+    type Writer = LogCapture;
+
+    fn make_writer(&'a self) -> LogCapture {
+        self.clone()
+    }
 }
