@@ -19,6 +19,17 @@
 //!   [`Error::unavailable`], [`Error::timeout`] or [`Error::upstream`];
 //! * error messages reach API clients: never put secrets or raw upstream
 //!   bodies in them.
+//!
+//! # Encoded answers
+//!
+//! The SDK decodes each call's payload, calls the typed method and encodes
+//! its result as JSON. A provider that already holds the answer as JSON (a
+//! cache of upstream answers, records encoded once when they change) can
+//! skip both by implementing `encoded_answer` on its trait: it is asked
+//! first, with the method and the JSON payload, and returns `Some` with the
+//! JSON result (or an error), or `None` to let the typed method answer. The
+//! mock adapter (`sample-plugins/opsorch-mock/src/incident.rs`) answers
+//! `incident.query` and `incident.list` this way.
 
 use std::sync::Arc;
 
@@ -71,6 +82,20 @@ macro_rules! provider_traits {
                         Err(Error::unsupported(Method::$method))
                     }
                 )*
+
+                /// Answers a call with JSON the provider already holds
+                /// (a cache of upstream answers, records encoded once when
+                /// they change), skipping the payload decoding, the typed
+                /// method and the result encoding. It is asked first, for
+                /// each call of this capability's methods: return `None`
+                /// (the default) to let the typed method answer, or `Some`
+                /// with the JSON text of exactly what the typed method's
+                /// result would encode to (or an error). The host checks
+                /// that the text is one JSON value, as it does every result.
+                #[allow(unused_variables)]
+                fn encoded_answer(&self, method: Method, payload: &str) -> Option<Result<String>> {
+                    None
+                }
             }
 
             $(#[$cap_doc])*
@@ -88,6 +113,21 @@ macro_rules! provider_traits {
                         Err(Error::unsupported(Method::$method))
                     }
                 )*
+
+                /// Answers a call with JSON the provider already holds
+                /// (a cache of upstream answers, records encoded once when
+                /// they change), skipping the payload decoding, the typed
+                /// method and the result encoding. It is asked first, for
+                /// each call of this capability's methods: return `None`
+                /// (the default) to let the typed method answer, or `Some`
+                /// with the JSON text of exactly what the typed method's
+                /// result would encode to (or an error). The host checks
+                /// that the text is one JSON value, as it does every result.
+                /// It runs where the call is polled and must not block.
+                #[allow(unused_variables)]
+                fn encoded_answer(&self, method: Method, payload: &str) -> Option<Result<String>> {
+                    None
+                }
             }
 
             #[async_trait]
@@ -97,12 +137,26 @@ macro_rules! provider_traits {
                         self.0.$name($($arg),*)
                     }
                 )*
+
+                fn encoded_answer(&self, method: Method, payload: &str) -> Option<Result<String>> {
+                    self.0.encoded_answer(method, payload)
+                }
             }
         )*
 
         /// A constructed provider of one capability.
         enum AnyProvider {
             $($cap(Box<dyn $async_>),)*
+        }
+
+        impl AnyProvider {
+            /// The provider's [`encoded_answer`](IncidentProvider::encoded_answer)
+            /// to a call of one of its capability's methods.
+            fn encoded_answer(&self, method: Method, payload: &str) -> Option<Result<String>> {
+                match self {
+                    $(AnyProvider::$cap(p) => p.encoded_answer(method, payload),)*
+                }
+            }
         }
 
         impl Adapter {
@@ -450,7 +504,10 @@ enum Mode {
     Async,
 }
 
-fn decode<T: DeserializeOwned>(payload: &str) -> Result<T> {
+/// Decodes a method's JSON payload as the typed dispatch does: a payload
+/// that does not decode is `bad_request` ("invalid payload: …"). For
+/// `encoded_answer` implementations.
+pub fn decode_payload<T: DeserializeOwned>(payload: &str) -> Result<T> {
     serde_json::from_str(payload).map_err(|e| Error::bad_request(format!("invalid payload: {e}")))
 }
 
@@ -546,17 +603,22 @@ async fn dispatch(
     payload: &str,
 ) -> Result<String> {
     use Method as M;
+    if method.capability() == capability {
+        if let Some(answer) = provider.encoded_answer(method, payload) {
+            return answer;
+        }
+    }
     let p = provider;
     let c = capability;
     match method {
         M::IncidentQuery => encode(
             provider_of!(p, c, IncidentQuery, Incident)
-                .query(cx, decode(payload)?)
+                .query(cx, decode_payload(payload)?)
                 .await,
         ),
         M::IncidentList => encode(provider_of!(p, c, IncidentList, Incident).list(cx).await),
         M::IncidentGet => {
-            let id: IdPayload = decode(payload)?;
+            let id: IdPayload = decode_payload(payload)?;
             encode(
                 provider_of!(p, c, IncidentGet, Incident)
                     .get(cx, &id.id)
@@ -565,11 +627,11 @@ async fn dispatch(
         }
         M::IncidentCreate => encode(
             provider_of!(p, c, IncidentCreate, Incident)
-                .create(cx, decode(payload)?)
+                .create(cx, decode_payload(payload)?)
                 .await,
         ),
         M::IncidentUpdate => {
-            let u: UpdatePayload<UpdateIncidentInput> = decode(payload)?;
+            let u: UpdatePayload<UpdateIncidentInput> = decode_payload(payload)?;
             encode(
                 provider_of!(p, c, IncidentUpdate, Incident)
                     .update(cx, &u.id, u.input)
@@ -577,7 +639,7 @@ async fn dispatch(
             )
         }
         M::IncidentTimelineGet => {
-            let id: IdPayload = decode(payload)?;
+            let id: IdPayload = decode_payload(payload)?;
             encode(
                 provider_of!(p, c, IncidentTimelineGet, Incident)
                     .timeline(cx, &id.id)
@@ -585,7 +647,7 @@ async fn dispatch(
             )
         }
         M::IncidentTimelineAppend => {
-            let t: TimelineAppendPayload<TimelineAppendInput> = decode(payload)?;
+            let t: TimelineAppendPayload<TimelineAppendInput> = decode_payload(payload)?;
             encode(
                 provider_of!(p, c, IncidentTimelineAppend, Incident)
                     .append_timeline(cx, &t.id, t.entry)
@@ -594,44 +656,44 @@ async fn dispatch(
         }
         M::AlertQuery => encode(
             provider_of!(p, c, AlertQuery, Alert)
-                .query(cx, decode(payload)?)
+                .query(cx, decode_payload(payload)?)
                 .await,
         ),
         M::AlertGet => {
-            let id: IdPayload = decode(payload)?;
+            let id: IdPayload = decode_payload(payload)?;
             encode(provider_of!(p, c, AlertGet, Alert).get(cx, &id.id).await)
         }
         M::LogQuery => encode(
             provider_of!(p, c, LogQuery, Log)
-                .query(cx, decode(payload)?)
+                .query(cx, decode_payload(payload)?)
                 .await,
         ),
         M::MetricQuery => encode(
             provider_of!(p, c, MetricQuery, Metric)
-                .query(cx, decode(payload)?)
+                .query(cx, decode_payload(payload)?)
                 .await,
         ),
         M::MetricDescribe => encode(
             provider_of!(p, c, MetricDescribe, Metric)
-                .describe(cx, decode(payload)?)
+                .describe(cx, decode_payload(payload)?)
                 .await,
         ),
         M::TicketQuery => encode(
             provider_of!(p, c, TicketQuery, Ticket)
-                .query(cx, decode(payload)?)
+                .query(cx, decode_payload(payload)?)
                 .await,
         ),
         M::TicketGet => {
-            let id: IdPayload = decode(payload)?;
+            let id: IdPayload = decode_payload(payload)?;
             encode(provider_of!(p, c, TicketGet, Ticket).get(cx, &id.id).await)
         }
         M::TicketCreate => encode(
             provider_of!(p, c, TicketCreate, Ticket)
-                .create(cx, decode(payload)?)
+                .create(cx, decode_payload(payload)?)
                 .await,
         ),
         M::TicketUpdate => {
-            let u: UpdatePayload<UpdateTicketInput> = decode(payload)?;
+            let u: UpdatePayload<UpdateTicketInput> = decode_payload(payload)?;
             encode(
                 provider_of!(p, c, TicketUpdate, Ticket)
                     .update(cx, &u.id, u.input)
@@ -640,21 +702,21 @@ async fn dispatch(
         }
         M::MessagingSend => encode(
             provider_of!(p, c, MessagingSend, Messaging)
-                .send(cx, decode(payload)?)
+                .send(cx, decode_payload(payload)?)
                 .await,
         ),
         M::ServiceQuery => encode(
             provider_of!(p, c, ServiceQuery, Service)
-                .query(cx, decode(payload)?)
+                .query(cx, decode_payload(payload)?)
                 .await,
         ),
         M::DeploymentQuery => encode(
             provider_of!(p, c, DeploymentQuery, Deployment)
-                .query(cx, decode(payload)?)
+                .query(cx, decode_payload(payload)?)
                 .await,
         ),
         M::DeploymentGet => {
-            let id: IdPayload = decode(payload)?;
+            let id: IdPayload = decode_payload(payload)?;
             encode(
                 provider_of!(p, c, DeploymentGet, Deployment)
                     .get(cx, &id.id)
@@ -663,15 +725,15 @@ async fn dispatch(
         }
         M::TeamQuery => encode(
             provider_of!(p, c, TeamQuery, Team)
-                .query(cx, decode(payload)?)
+                .query(cx, decode_payload(payload)?)
                 .await,
         ),
         M::TeamGet => {
-            let id: IdPayload = decode(payload)?;
+            let id: IdPayload = decode_payload(payload)?;
             encode(provider_of!(p, c, TeamGet, Team).get(cx, &id.id).await)
         }
         M::TeamMembers => {
-            let t: TeamMembersPayload = decode(payload)?;
+            let t: TeamMembersPayload = decode_payload(payload)?;
             encode(
                 provider_of!(p, c, TeamMembers, Team)
                     .members(cx, &t.team_id)
@@ -680,11 +742,11 @@ async fn dispatch(
         }
         M::OrchestrationPlansQuery => encode(
             provider_of!(p, c, OrchestrationPlansQuery, Orchestration)
-                .query_plans(cx, decode(payload)?)
+                .query_plans(cx, decode_payload(payload)?)
                 .await,
         ),
         M::OrchestrationPlansGet => {
-            let q: PlanIdPayload = decode(payload)?;
+            let q: PlanIdPayload = decode_payload(payload)?;
             encode(
                 provider_of!(p, c, OrchestrationPlansGet, Orchestration)
                     .get_plan(cx, &q.plan_id)
@@ -693,11 +755,11 @@ async fn dispatch(
         }
         M::OrchestrationRunsQuery => encode(
             provider_of!(p, c, OrchestrationRunsQuery, Orchestration)
-                .query_runs(cx, decode(payload)?)
+                .query_runs(cx, decode_payload(payload)?)
                 .await,
         ),
         M::OrchestrationRunsGet => {
-            let q: RunIdPayload = decode(payload)?;
+            let q: RunIdPayload = decode_payload(payload)?;
             encode(
                 provider_of!(p, c, OrchestrationRunsGet, Orchestration)
                     .get_run(cx, &q.run_id)
@@ -705,7 +767,7 @@ async fn dispatch(
             )
         }
         M::OrchestrationRunsStart => {
-            let q: PlanIdPayload = decode(payload)?;
+            let q: PlanIdPayload = decode_payload(payload)?;
             encode(
                 provider_of!(p, c, OrchestrationRunsStart, Orchestration)
                     .start_run(cx, &q.plan_id)
@@ -713,7 +775,7 @@ async fn dispatch(
             )
         }
         M::OrchestrationRunsStepsComplete => {
-            let q: CompleteStepPayload = decode(payload)?;
+            let q: CompleteStepPayload = decode_payload(payload)?;
             encode(
                 provider_of!(p, c, OrchestrationRunsStepsComplete, Orchestration)
                     .complete_step(cx, &q.run_id, &q.step_id, &q.actor, &q.note)
@@ -721,11 +783,11 @@ async fn dispatch(
             )
         }
         M::SecretGet => {
-            let q: SecretGetPayload = decode(payload)?;
+            let q: SecretGetPayload = decode_payload(payload)?;
             encode(provider_of!(p, c, SecretGet, Secret).get(cx, &q.key).await)
         }
         M::SecretPut => {
-            let q: SecretPutPayload = decode(payload)?;
+            let q: SecretPutPayload = decode_payload(payload)?;
             encode(
                 provider_of!(p, c, SecretPut, Secret)
                     .put(cx, &q.key, &q.value)

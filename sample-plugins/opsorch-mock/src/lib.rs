@@ -154,7 +154,7 @@ pub fn adapter() -> Adapter {
 
 fn providers(adapter: Adapter) -> Adapter {
     adapter
-        .incident("mock", |c| Ok(incident::MockIncidents::new(world(c)?)))
+        .incident("mock", |c| incident::MockIncidents::new(world(c)?))
         .alert("mock", |c| Ok(alert::MockAlerts::new(world(c)?)))
         .log("mock", |c| Ok(log::MockLogs::new(seed_from(c)?)))
         .metric("mock", |c| Ok(metric::MockMetrics::new(seed_from(c)?)))
