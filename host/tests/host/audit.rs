@@ -185,6 +185,11 @@ fn binary_stderr(rust_log: &str, calls: usize) -> String {
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("RUST_LOG", rust_log)
         .env("OPSORCH_ADDR", "127.0.0.1:0")
+        // Off: its default port (127.0.0.1:9464) is taken whenever another
+        // host runs on the machine, e.g. this same test in a concurrent
+        // `cargo test` or cargo-mutants run, and the host then refuses to
+        // start.
+        .env("OPSORCH_ADMIN_ADDR", "")
         .env("OPSORCH_INCIDENT_PLUGIN", &plugin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -203,10 +208,14 @@ fn binary_stderr(rust_log: &str, calls: usize) -> String {
     let mut line = String::new();
     let addr = loop {
         line.clear();
-        assert!(
-            stdout.read_line(&mut line).unwrap() > 0,
-            "the host exited before listening"
-        );
+        if stdout.read_line(&mut line).unwrap() == 0 {
+            // Its stdout closed: it is exiting. What it said on the way out
+            // is the reason.
+            let _ = child.0.kill();
+            let status = child.0.wait().unwrap();
+            let stderr = stderr_reader.join().unwrap();
+            panic!("the host exited before listening ({status}); its stderr:\n{stderr}");
+        }
         if let Some(addr) = line.trim().strip_prefix("OPSORCH_LISTENING ") {
             break addr.to_owned();
         }
