@@ -8,7 +8,10 @@ use crate::ffi::AbiCallContext;
 ///
 /// The SDK enforces the deadline itself: a call still running when it
 /// passes is dropped (its upstream requests are cancelled) and answers
-/// `timeout` (HTTP 504). Adapters read it to size their own upstream
+/// `timeout` (HTTP 504). In a library it is the request's deadline; in a
+/// stdio plugin, the call timeout the host passes in
+/// `OPSORCH_CALL_TIMEOUT_MS`, from when the request was read, less a
+/// margin (see docs/PROTOCOL.md, "Call deadline"). Adapters read it to size their own upstream
 /// timeouts, or to give up early; the SDK's HTTP client applies it on its
 /// own.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -18,6 +18,14 @@ use serde_json::value::RawValue;
 /// (the host's configuration check, see docs/PROTOCOL.md).
 pub const PLUGIN_INFO_METHOD: &str = "plugin.info";
 
+/// The environment variable in which the host tells a stdio plugin its
+/// per-call timeout, in milliseconds (the capability's `pluginTimeoutMs`,
+/// else the host's `OPSORCH_PLUGIN_TIMEOUT_MS`, else 30000). The host sets
+/// it for every process it starts; the wire format does not change, and
+/// plugins that do not know it ignore it. The SDK's stdio server arms each
+/// call's deadline from it (see docs/PROTOCOL.md, "Call deadline").
+pub const CALL_TIMEOUT_ENV: &str = "OPSORCH_CALL_TIMEOUT_MS";
+
 /// The payload of a `plugin.info` request that asks for a config check.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PluginInfoPayload {

@@ -106,7 +106,11 @@
 //! `OPSORCH_SECRET_KEY_FILE`, `OPSORCH_TLS_KEY_FILE` and every
 //! `OPSORCH_<CAP>_CONFIG`: a plugin has no use for the API token or the
 //! secret store's key, and other adapters' configs hold their credentials
-//! (its own config arrives with every request). On Linux the host is
+//! (its own config arrives with every request). The host adds
+//! `OPSORCH_CALL_TIMEOUT_MS` (`protocol::CALL_TIMEOUT_ENV`), the
+//! capability's call timeout in milliseconds, replacing any inherited
+//! value: the SDK's stdio server answers `timeout` just before it, so an
+//! SDK plugin's slow call ends without the process being killed. On Linux the host is
 //! also non-dumpable (`crate::protect_process`), so a plugin running as
 //! the same user cannot read those variables from `/proc/<host>/environ`.
 //!

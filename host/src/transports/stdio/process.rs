@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use opsorch_plugin_api::methods::{Capability, Method};
-use opsorch_plugin_api::protocol::{Manifest, PLUGIN_INFO_METHOD};
+use opsorch_plugin_api::protocol::{Manifest, CALL_TIMEOUT_ENV, PLUGIN_INFO_METHOD};
 use serde_json::value::RawValue;
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout};
@@ -503,6 +503,12 @@ pub(super) fn spawn_child(spec: &PluginSpec) -> std::io::Result<Child> {
             command.env_remove(&name);
         }
     }
+    // Its per-call timeout, so that an SDK plugin gives up on a call (and
+    // cancels its upstream work) just before the host would kill it.
+    command.env(
+        CALL_TIMEOUT_ENV,
+        spec.call_timeout.as_millis().max(1).to_string(),
+    );
     let mut attempts = 0;
     loop {
         match command.spawn() {

@@ -108,6 +108,26 @@ async fn bad_output_fails_the_call_and_replaces_the_process() {
     get(&pool, "fine").await.unwrap();
 }
 
+/// The host tells each process its capability's call timeout
+/// (`OPSORCH_CALL_TIMEOUT_MS`, see `opsorch_plugin_api::protocol`): the
+/// capability's `pluginTimeoutMs`, else the transport's default.
+#[tokio::test]
+async fn each_process_is_told_its_call_timeout() {
+    let p = plugin(
+        r#"while IFS= read -r line; do
+  case "$line" in
+    *plugin.info*) echo '{"error":"unknown method"}' ;;
+    *) printf '{"result":"%s"}\n' "$OPSORCH_CALL_TIMEOUT_MS" ;;
+  esac
+done"#,
+    );
+    let own = p.pool(json!({"pluginTimeoutMs": 2500}));
+    assert_eq!(get(&own, "a").await.unwrap(), json!("2500"));
+    // The test transport's default is 10 s.
+    let default = p.pool(json!({}));
+    assert_eq!(get(&default, "b").await.unwrap(), json!("10000"));
+}
+
 #[tokio::test]
 async fn a_timeout_kills_the_process_and_fails_the_calls_behind_it() {
     // Reads requests but never answers.
