@@ -80,7 +80,7 @@
 //! [`protocol`] the wire types, [`abi`] the stable boundary and its version
 //! policy, [`ffi`] the data types crossing it, [`runtime`] the adapter's
 //! runtime, [`log`] adapter logging. The data types providers exchange are
-//! re-exported in [`schema`].
+//! in [`schema`] (the host's `opsorch-schema` crate re-exports them).
 
 // abi_stable's generated `*_Ref` types and `#[sabi_trait]` impls trip these
 // lints on current rustc; they are confined to this crate.
@@ -97,14 +97,12 @@ pub mod methods;
 mod panic;
 pub mod protocol;
 pub mod runtime;
+pub mod schema;
 mod sdk;
 mod stdio;
 
 #[doc(hidden)]
 pub use abi_stable;
-/// The data types providers receive and return (`Incident`, `Team`, …).
-#[doc(inline)]
-pub use opsorch_schema as schema;
 
 /// Implements the `Async…Provider` traits: put `#[async_trait]` on the impl.
 pub use async_trait::async_trait;

@@ -45,7 +45,7 @@ use crate::protocol::{
     SecretGetPayload, SecretPutPayload, TeamMembersPayload, TimelineAppendPayload, UpdatePayload,
 };
 use crate::runtime::{BoxFuture, Guarded};
-use opsorch_schema::*;
+use crate::schema::*;
 
 /// A provider's config: the JSON object from `OPSORCH_<CAP>_CONFIG` or the
 /// provider-config API.

@@ -1,7 +1,8 @@
 //! `GET /openapi.json`: the OpenAPI 3 document, generated from the code.
 //!
 //! Paths come from iterating the route table (plus the few routes outside
-//! it); component schemas come from the schema crate's `ToSchema` derives.
+//! it); component schemas come from the data types' `ToSchema` derives
+//! (`opsorch_schema`, the SDK's `schema` module with its `openapi` feature).
 //! Nothing here is hand-written JSON, so the document cannot drift from the
 //! routes.
 

@@ -1,7 +1,7 @@
 //! What the OpenAPI document publishes about a request body beyond what
 //! strict decoding already refuses: JSON types (serde reads an array as a
 //! struct, field by field; the document says object), required properties,
-//! not-blank strings (`minLength` and the schema crate's
+//! not-blank strings (`minLength` and `opsorch_schema`'s
 //! `NOT_BLANK_PATTERN`) and integer ranges (`minimum`, `maximum`).
 //!
 //! The rules are read from the same component schemas the document is built

@@ -1,7 +1,7 @@
 //! Alerts: read-only signals that may or may not become incidents.
 
-use crate::common::{JsonMap, QueryScope};
-use crate::time::Timestamp;
+use crate::schema::common::{JsonMap, QueryScope};
+use crate::schema::time::Timestamp;
 
 wire! {
     /// Filters for `alert.query`.

@@ -1,7 +1,7 @@
 //! Deployments of services.
 
-use crate::common::{JsonMap, QueryScope};
-use crate::time::Timestamp;
+use crate::schema::common::{JsonMap, QueryScope};
+use crate::schema::time::Timestamp;
 
 wire! {
     /// Filters for `deployment.query`.

@@ -1,10 +1,10 @@
 //! Outgoing chat messages.
 
-use crate::common::{JsonMap, StringMap};
+use crate::schema::common::{JsonMap, StringMap};
 use serde::{Deserialize, Serialize};
 
-use crate::time::Timestamp;
-use crate::wire::NonBlank;
+use crate::schema::time::Timestamp;
+use crate::schema::wire::NonBlank;
 
 wire! {
     /// Body of `POST /messages/send`.

@@ -30,7 +30,7 @@ use serde::{Deserialize, Deserializer};
 /// A request string that must not be blank (empty or only white space).
 ///
 /// An alias, not a new type, so that code reads and builds it as a `String`;
-/// it exists so that [`wire!`] can attach the rule to such fields by type.
+/// it exists so that `wire!` can attach the rule to such fields by type.
 /// The OpenAPI document publishes it as `minLength: 1` plus
 /// [`NOT_BLANK_PATTERN`], and the host refuses a blank value with 400.
 pub type NonBlank = String;
@@ -138,28 +138,28 @@ macro_rules! wire {
         #[serde_with::apply(
             Vec => #[serde(
                 skip_serializing_if = "Vec::is_empty",
-                deserialize_with = "crate::wire::null_as_default"
+                deserialize_with = "crate::schema::wire::null_as_default"
             )] #[cfg_attr(feature = "openapi", schema(nullable))],
             JsonMap => #[serde(
                 skip_serializing_if = "serde_json::Map::is_empty",
-                deserialize_with = "crate::wire::null_as_default"
+                deserialize_with = "crate::schema::wire::null_as_default"
             )] #[cfg_attr(feature = "openapi", schema(value_type = Object, nullable))],
             StringMap => #[serde(
                 skip_serializing_if = "std::collections::BTreeMap::is_empty",
-                deserialize_with = "crate::wire::null_as_default"
+                deserialize_with = "crate::schema::wire::null_as_default"
             )] #[cfg_attr(feature = "openapi", schema(value_type = BTreeMap<String, String>, nullable))],
             QueryScope => #[serde(
-                skip_serializing_if = "crate::QueryScope::is_empty",
-                deserialize_with = "crate::wire::null_as_default"
+                skip_serializing_if = "crate::schema::QueryScope::is_empty",
+                deserialize_with = "crate::schema::wire::null_as_default"
             )] #[cfg_attr(feature = "openapi", schema(nullable))],
             Option => #[serde(skip_serializing_if = "Option::is_none")],
             Option<JsonMap> => #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))],
             u32 => #[serde(
-                skip_serializing_if = "crate::wire::is_zero",
-                deserialize_with = "crate::wire::whole_number"
+                skip_serializing_if = "crate::schema::wire::is_zero",
+                deserialize_with = "crate::schema::wire::whole_number"
             )]
                 #[cfg_attr(feature = "openapi", schema(maximum = 2147483647))],
-            u64 => #[serde(deserialize_with = "crate::wire::whole_number")]
+            u64 => #[serde(deserialize_with = "crate::schema::wire::whole_number")]
                 #[cfg_attr(feature = "openapi", schema(maximum = 9_223_372_036_854_775_807_i64))],
             // The pattern is NOT_BLANK_PATTERN (an attribute needs a literal;
             // schema/tests/wire/openapi.rs checks they agree).

@@ -1,7 +1,7 @@
 //! Log search.
 
-use crate::common::{JsonMap, QueryScope, StringMap};
-use crate::time::Timestamp;
+use crate::schema::common::{JsonMap, QueryScope, StringMap};
+use crate::schema::time::Timestamp;
 
 wire! {
     /// Body of `log.query`: a structured expression over a time window.
@@ -54,7 +54,7 @@ wire! {
     /// source system.
     resource LogEntries {
         #[serde_with(skip_apply)]
-        #[serde(deserialize_with = "crate::wire::null_as_default")]
+        #[serde(deserialize_with = "crate::schema::wire::null_as_default")]
         pub entries: Vec<LogEntry>,
         #[serde(skip_serializing_if = "String::is_empty")]
         pub url: String,

@@ -1,6 +1,6 @@
 //! The service catalogue.
 
-use crate::common::{JsonMap, QueryScope, StringMap};
+use crate::schema::common::{JsonMap, QueryScope, StringMap};
 
 wire! {
     /// Filters for `service.query`.

@@ -1,8 +1,8 @@
 //! Metric queries and discovery.
 
-use crate::common::{JsonMap, QueryScope};
-use crate::time::Timestamp;
-use crate::wire::NonBlank;
+use crate::schema::common::{JsonMap, QueryScope};
+use crate::schema::time::Timestamp;
+use crate::schema::wire::NonBlank;
 
 wire! {
     /// Body of `metric.query`.
@@ -50,7 +50,7 @@ wire! {
         pub description: String,
         /// Label names usable in filters and `groupBy`.
         #[serde_with(skip_apply)]
-        #[serde(deserialize_with = "crate::wire::null_as_default")]
+        #[serde(deserialize_with = "crate::schema::wire::null_as_default")]
         pub labels: Vec<String>,
         #[serde(skip_serializing_if = "String::is_empty")]
         pub unit: String,
@@ -64,7 +64,7 @@ wire! {
     /// Response of `GET|POST /metrics/describe`.
     resource MetricDescribeResponse {
         #[serde_with(skip_apply)]
-        #[serde(deserialize_with = "crate::wire::null_as_default")]
+        #[serde(deserialize_with = "crate::schema::wire::null_as_default")]
         pub metrics: Vec<MetricDescriptor>,
     }
 }
@@ -77,7 +77,7 @@ wire! {
         pub service: String,
         pub labels: JsonMap,
         #[serde_with(skip_apply)]
-        #[serde(deserialize_with = "crate::wire::null_as_default")]
+        #[serde(deserialize_with = "crate::schema::wire::null_as_default")]
         pub points: Vec<MetricPoint>,
         #[serde(skip_serializing_if = "String::is_empty")]
         pub url: String,

@@ -1,8 +1,8 @@
 //! Tickets in issue trackers.
 
-use crate::common::{JsonMap, QueryScope};
-use crate::time::Timestamp;
-use crate::wire::NonBlank;
+use crate::schema::common::{JsonMap, QueryScope};
+use crate::schema::time::Timestamp;
+use crate::schema::wire::NonBlank;
 
 wire! {
     /// Filters for `ticket.query`.

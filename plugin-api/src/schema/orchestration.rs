@@ -1,8 +1,8 @@
 //! Orchestration: runbook-like plans and the runs that execute them.
 
-use crate::common::{JsonMap, QueryScope, StringMap};
-use crate::time::Timestamp;
-use crate::wire::NonBlank;
+use crate::schema::common::{JsonMap, QueryScope, StringMap};
+use crate::schema::time::Timestamp;
+use crate::schema::wire::NonBlank;
 
 wire! {
     /// Filters for `orchestration.plans.query`.
@@ -23,7 +23,7 @@ wire! {
         #[serde(skip_serializing_if = "String::is_empty")]
         pub description: String,
         #[serde_with(skip_apply)]
-        #[serde(deserialize_with = "crate::wire::null_as_default")]
+        #[serde(deserialize_with = "crate::schema::wire::null_as_default")]
         pub steps: Vec<OrchestrationStep>,
         #[serde(skip_serializing_if = "String::is_empty")]
         pub url: String,
@@ -76,7 +76,7 @@ wire! {
         pub status: String,
         pub scope: QueryScope,
         #[serde_with(skip_apply)]
-        #[serde(deserialize_with = "crate::wire::null_as_default")]
+        #[serde(deserialize_with = "crate::schema::wire::null_as_default")]
         pub steps: Vec<OrchestrationStepState>,
         pub created_at: Timestamp,
         pub updated_at: Timestamp,

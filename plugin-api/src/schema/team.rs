@@ -1,6 +1,6 @@
 //! Teams and their members.
 
-use crate::common::{JsonMap, QueryScope, StringMap};
+use crate::schema::common::{JsonMap, QueryScope, StringMap};
 
 wire! {
     /// Filters for `team.query`; the contract gives teams no `limit`.
