@@ -444,6 +444,17 @@ impl Host {
         self.request("POST", path, Some(body))
     }
 
+    /// The entry of `capability` in `GET /capabilities`; panics, with the
+    /// whole answer, when there is none.
+    pub fn capability(&self, capability: &str) -> serde_json::Value {
+        let capabilities = self.get("/capabilities").json();
+        capabilities["capabilities"]
+            .as_array()
+            .and_then(|caps| caps.iter().find(|c| c["capability"] == capability))
+            .cloned()
+            .unwrap_or_else(|| panic!("no {capability} entry: {capabilities}"))
+    }
+
     pub fn patch(&self, path: &str, body: &str) -> Response {
         self.request("PATCH", path, Some(body))
     }
