@@ -28,8 +28,10 @@
 //! lets a reconfiguration through the API take effect without spawning
 //! anything, and keeps a plugin that is slow to start (or needs the
 //! network) from holding up the host's start-up. A plugin that cannot start
-//! shows up on its first call (502 `plugin_crashed` or `plugin_unavailable`)
-//! and in the log, with its stderr.
+//! shows up on its first call and in the log, with its stderr: 502
+//! `plugin_crashed` with the exit status when it exits at start (however
+//! quickly; see Supervision), 502 `plugin_unavailable` when it cannot be
+//! executed at all.
 //!
 //! One process (or pool) belongs to one capability; the same executable
 //! configured for two capabilities runs as separate processes. The secret
@@ -72,7 +74,11 @@
 //! has been reaped, at most 3 s later), and the next call starts a fresh
 //! one. A request that never reached a process (it died first) is sent to
 //! another; one that did is never resent, as the plugin may have acted on
-//! it. The first restart after a failure is immediate; if the new process
+//! it. A request that never reached a process and that no other process
+//! can take (the slot is backing off) gets the error of the process that
+//! died, once it is reaped, as if it had reached it: whether a plugin
+//! exiting at start read the request first is a race, and the answer does
+//! not depend on it. The first restart after a failure is immediate; if the new process
 //! fails again before it has answered a call (or stayed up 10 s), starts
 //! back off exponentially, 100 ms doubling to 5 s. While backing off, calls
 //! fail fast with `plugin_unavailable` and the log says so. A healthy run

@@ -178,17 +178,35 @@ impl PluginPool {
         let deadline = Instant::now() + self.spec.call_timeout;
         // A request that was never written may go to another (or a fresh)
         // process: the plugin cannot have acted on it.
-        for _ in 0..3 {
-            let process = self.pick()?;
+        let mut died_first: Option<Arc<PluginProcess>> = None;
+        for attempt in 1..=3 {
+            let process = match self.pick() {
+                Ok(process) => process,
+                // Nothing can take it (backing off, most likely, after the
+                // process it was meant for failed): it gets that process's
+                // death, as it would have had the request been written
+                // before the process died. Which of the two happened is a
+                // race the client should not see.
+                Err(refusal) => {
+                    return Err(match died_first {
+                        Some(died) => died.unsent_error().await,
+                        None => refusal,
+                    })
+                }
+            };
             match process.call(method, line, deadline).await {
                 Ok(result) => return Ok(Json::from(result)),
                 Err(CallError::Failed(error)) => return Err(error),
+                Err(CallError::NotSent(_)) if attempt == 3 => break,
                 Err(CallError::NotSent(unsent)) => line = unsent,
             }
+            died_first = Some(process);
         }
-        Err(unavailable(
-            "the plugin process stopped before the request could be sent",
-        ))
+        // Three processes in a row died before the request reached them.
+        Err(match died_first {
+            Some(died) => died.unsent_error().await,
+            None => unavailable("the plugin process stopped before the request could be sent"),
+        })
     }
 
     /// The pids of the running processes.

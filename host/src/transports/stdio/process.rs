@@ -397,6 +397,16 @@ impl PluginProcess {
         reply
     }
 
+    /// The error of a request that never reached this process (it died or
+    /// was stopped first) and that no other process could take: what a
+    /// call in flight on it got, so with its exit status, known once it
+    /// has been reaped (the same bounded wait as [`PluginProcess::call`]).
+    pub async fn unsent_error(&self) -> ProviderError {
+        let _ = tokio::time::timeout(FIXED.plugin_reap_wait, self.shared.wait_exited()).await;
+        self.ending()
+            .map_or_else(|| Death::Stopped.error(), |ending| ending.death.error())
+    }
+
     async fn send_and_wait(&self, method: Method, line: Vec<u8>, deadline: Instant) -> Reply {
         let _in_flight = InFlight::new(&self.shared.in_flight);
         let _turn: Option<OwnedSemaphorePermit> = match &self.lockstep {
