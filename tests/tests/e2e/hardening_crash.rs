@@ -23,7 +23,10 @@ const KEY: &str = "8f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e
 /// One POST on a fresh connection; `None` when the host is gone.
 fn try_post(addr: SocketAddr, path: &str, body: &str) -> Option<u16> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    // Only a bound on a hang: a killed host closes the connection at once.
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .ok()?;
     let request = format!(
         "POST {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
@@ -130,7 +133,8 @@ fn sigkill_during_provider_configuration_never_corrupts_the_store() {
             let addr = host.addr;
             std::thread::spawn(move || {
                 let started = Instant::now();
-                while !stop.load(Ordering::SeqCst) && started.elapsed() < Duration::from_secs(10) {
+                // Stopped by the kill; the time is only a bound on a hang.
+                while !stop.load(Ordering::SeqCst) && started.elapsed() < Duration::from_secs(60) {
                     let n = next.fetch_add(1, Ordering::SeqCst);
                     last_sent.store(n, Ordering::SeqCst);
                     let body = json!({"provider": "mock", "config": {"seed": n}}).to_string();
@@ -142,6 +146,13 @@ fn sigkill_during_provider_configuration_never_corrupts_the_store() {
                 }
             })
         };
+        // The kill lands 30–400 ms into the burst, counted from its first
+        // acknowledged write: on a busy machine the first POSTs can take
+        // longer than that, and a round killed before any acknowledgement
+        // checks nothing against one (too many of those failed the test).
+        opsorch_e2e::wait_until(Duration::from_secs(30), || {
+            last_ack.load(Ordering::SeqCst) > 0 || burst.is_finished()
+        });
         std::thread::sleep(Duration::from_millis(jitter.next_ms(30..400)));
         host.kill();
         stop.store(true, Ordering::SeqCst);
@@ -202,8 +213,8 @@ fn sigkill_during_provider_configuration_never_corrupts_the_store() {
          an acknowledged choice; in {in_flight_landed} the in-flight one had landed too",
         next.load(Ordering::SeqCst) - 1
     );
-    assert!(
-        acknowledged_total >= ROUNDS / 2,
-        "too few rounds had an acknowledged write"
+    assert_eq!(
+        acknowledged_total, ROUNDS,
+        "a round had no acknowledged write"
     );
 }
