@@ -28,14 +28,17 @@ fn header_timeout() -> Duration {
     Duration::from_millis(HEADER_TIMEOUT_MS)
 }
 
+/// The bound on the waits for the server to close or answer: under the
+/// host's default header timeout (10 s, `DEFAULT_HEADER_TIMEOUT` in
+/// host/src/settings.rs), so a connection closed in time was closed by the
+/// configured timeout, and otherwise only a bound on a hang: a busy machine
+/// may run this test late, never the server early.
+const BEFORE_THE_DEFAULT: Duration = Duration::from_secs(8);
+
 /// A normal client: one request on a fresh connection, answered quickly.
 fn served(host: &Host) -> bool {
-    exchange(
-        host.addr,
-        &head("GET", "/health", &[]),
-        Duration::from_secs(2),
-    )
-    .is_some_and(|r| r.status == 200)
+    exchange(host.addr, &head("GET", "/health", &[]), BEFORE_THE_DEFAULT)
+        .is_some_and(|r| r.status == 200)
 }
 
 #[test]
@@ -46,10 +49,10 @@ fn slowloris_is_cut_off_while_others_are_served() {
         .unwrap();
     let started = Instant::now();
     let mut trickled = 0;
-    // One header line every 100 ms, for at most 5 s: the server must hang
-    // up long before that.
+    // One header line every 100 ms (at most 80, under hyper's 100), until
+    // the server hangs up.
     let cut_off = loop {
-        if started.elapsed() > Duration::from_secs(5) {
+        if started.elapsed() > BEFORE_THE_DEFAULT {
             break None;
         }
         if slow
@@ -72,29 +75,30 @@ fn slowloris_is_cut_off_while_others_are_served() {
         cut_off >= header_timeout() - Duration::from_millis(100),
         "{cut_off:?}"
     );
-    assert!(cut_off < header_timeout() * 4, "{cut_off:?}");
     println!("slowloris cut off after {cut_off:?} and {trickled} header lines");
     assert!(served(&host));
 }
 
 #[test]
 fn idle_keep_alive_connections_are_closed() {
-    let host = limited_host();
+    // 3 s rather than 600 ms: the second request must reach the server
+    // before the connection has been idle that long, and a busy machine
+    // can hold this test up for 600 ms between the two.
+    let host = Host::start(&[("OPSORCH_HEADER_TIMEOUT_MS", "3000")]);
     let mut stream = connect(host.addr);
     stream
         .write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .unwrap();
-    let reply = read_response(&mut stream, Duration::from_secs(2)).expect("first answer");
+    let reply = read_response(&mut stream, BEFORE_THE_DEFAULT).expect("first answer");
     assert_eq!(reply.status, 200);
     // Kept alive: a second request on the same connection works...
     stream
         .write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .unwrap();
-    let reply = read_response(&mut stream, Duration::from_secs(2)).expect("second answer");
+    let reply = read_response(&mut stream, BEFORE_THE_DEFAULT).expect("second answer");
     assert_eq!(reply.status, 200);
     // ...and left idle, it is closed after the header timeout.
-    let closed = closed_within(&mut stream, Duration::from_secs(5)).expect("idle connection kept");
-    assert!(closed < header_timeout() * 4, "{closed:?}");
+    let closed = closed_within(&mut stream, BEFORE_THE_DEFAULT).expect("idle connection kept");
     println!("idle keep-alive connection closed after {closed:?}");
 }
 
@@ -131,7 +135,7 @@ fn oversized_headers_are_refused_without_harming_others() {
     let reply = exchange(
         host.addr,
         &head("GET", "/health", &fits),
-        Duration::from_secs(2),
+        BEFORE_THE_DEFAULT,
     )
     .expect("an answer");
     assert_eq!(reply.status, 200);
@@ -182,7 +186,7 @@ fn idle_connections_beyond_the_cap_do_not_lock_out_fresh_clients() {
     let idle: Vec<TcpStream> = (0..MAX_CONNECTIONS).map(|_| connect(host.addr)).collect();
     let started = Instant::now();
     assert!(
-        opsorch_e2e::wait_until(header_timeout() * 5, || served(&host)),
+        opsorch_e2e::wait_until(BEFORE_THE_DEFAULT, || served(&host)),
         "not served after the idle connections timed out"
     );
     let waited = started.elapsed();
