@@ -225,7 +225,15 @@ fn blocking_adapter_does_not_delay_other_capabilities() {
             let _ = done_tx.send(r.status);
         });
     }
-    thread::sleep(Duration::from_millis(300));
+    // Every blocked call is in the adapter (was: 300 ms after sending them,
+    // which on a busy machine could be before they all were).
+    assert!(
+        opsorch_e2e::wait_until(Duration::from_secs(3), || {
+            host.capability("service")["inFlight"] == blocked as u64
+        }),
+        "{}",
+        host.capability("service")
+    );
     for _ in 0..20 {
         let r = host.post("/incidents/query", r#"{"limit":2}"#);
         assert_eq!(r.status, 200, "{}", r.text());

@@ -237,7 +237,9 @@ fn ready_is_503_while_draining() {
     let plugin = dir.path().join("slow.sh");
     std::fs::write(
         &plugin,
-        "#!/bin/sh\nwhile read line; do sleep 2; echo '{\"result\":[]}'; done\n",
+        // Each call takes 5 s: the drain lasts that long, time for a busy
+        // machine to see /ready say so.
+        "#!/bin/sh\nwhile read line; do sleep 5; echo '{\"result\":[]}'; done\n",
     )
     .unwrap();
     crate::ops_support::make_executable(&plugin);
@@ -249,7 +251,15 @@ fn ready_is_503_while_draining() {
     let admin = host.admin.unwrap();
     let addr = host.addr;
     let slow = std::thread::spawn(move || http(addr, "POST", "/incidents/query", &[], Some(b"{}")));
-    std::thread::sleep(Duration::from_millis(500));
+    // The signal comes once the call is running (was 500 ms after it was
+    // sent: on a busy machine it could still be on its way, and be refused
+    // instead of drained).
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            host.capability("incident")["inFlight"] == 1
+        }),
+        "the slow call never started"
+    );
     let _ = Command::new("kill")
         .args(["-TERM", &host.pid().to_string()])
         .status();

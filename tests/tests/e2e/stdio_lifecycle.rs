@@ -86,7 +86,10 @@ fn sigterm_finishes_calls_in_flight_and_leaves_no_plugin_running() {
         ("OPSORCH_SECRET_PLUGIN", &compat),
         // Slow: a call is in flight when the signal arrives.
         ("OPSORCH_INCIDENT_PLUGIN", &faulty),
-        ("OPSORCH_INCIDENT_CONFIG", r#"{"delayMs":1500}"#),
+        (
+            "OPSORCH_INCIDENT_CONFIG",
+            r#"{"delayMs":1500,"stderrEveryCall":true}"#,
+        ),
         // Ignores stdin closing: must be killed.
         ("OPSORCH_ALERT_PLUGIN", &faulty),
         ("OPSORCH_ALERT_CONFIG", r#"{"ignoreEof":true}"#),
@@ -102,7 +105,13 @@ fn sigterm_finishes_calls_in_flight_and_leaves_no_plugin_running() {
 
     let addr = host.addr;
     let in_flight = std::thread::spawn(move || get(addr, "/incidents/in-flight"));
-    std::thread::sleep(Duration::from_millis(300));
+    // The signal comes once the plugin has the call (was 300 ms after it
+    // was sent: on a busy machine it could still be on its way, and be
+    // refused instead of drained).
+    assert!(
+        log_line(&mut host, &["faulty: call 2 incident.get"]).is_some(),
+        "the call never reached the plugin"
+    );
     let started = Instant::now();
     let status = host.terminate(Duration::from_secs(20));
     assert!(status.is_some(), "the host did not exit after SIGTERM");
