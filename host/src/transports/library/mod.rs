@@ -743,4 +743,427 @@ mod tests {
         assert!(err.contains("not a shared library"), "{err}");
         assert!(!err.contains("notes.txt"), "{err}");
     }
+
+    #[test]
+    fn a_load_error_names_the_file_then_the_reason() {
+        let err = LoadError {
+            path: PathBuf::from("/plugins/libx.so"),
+            reason: "not a shared library".into(),
+        };
+        assert_eq!(err.to_string(), "/plugins/libx.so: not a shared library");
+    }
+
+    #[test]
+    fn the_interface_version_is_the_plugin_api_s() {
+        assert_eq!(
+            host_interface_version(),
+            opsorch_plugin_api::abi::INTERFACE_VERSION
+        );
+        assert!(host_interface_version().contains('.'));
+    }
+
+    #[test]
+    fn summarize_shows_three_layout_errors_and_counts_the_rest() {
+        let dump = |n: usize| {
+            (1..=n)
+                .map(|i| format!("Error: field {i} differs\n"))
+                .collect::<String>()
+        };
+        assert_eq!(
+            summarize(&dump(3)),
+            "incompatible interface layout: Error: field 1 differs; \
+             Error: field 2 differs; Error: field 3 differs"
+        );
+        let five = summarize(&dump(5));
+        assert!(five.ends_with("Error: field 3 differs (+2 more)"), "{five}");
+        assert!(!five.contains("field 4"), "{five}");
+        // Short errors spread over lines are kept whole, on one line.
+        assert_eq!(summarize("no such\n  file"), "no such file");
+    }
+
+    #[test]
+    fn summarize_names_each_failure_on_its_own() {
+        for (text, hint) in [
+            ("x: invalid ELF header", "not a shared library"),
+            ("x: file too short", "not a shared library"),
+            ("x: not a mach-o file", "not a shared library"),
+            ("version mismatch", "built against an incompatible"),
+        ] {
+            assert!(summarize(text).starts_with(hint), "{text}");
+        }
+        // What dlsym says about a library that exports no root module.
+        let missing = "libx.so: undefined symbol: _1as_0lib_1header_0root_bmodule_bloader";
+        assert!(
+            summarize(missing).starts_with("not an OpsOrch adapter"),
+            "{missing}"
+        );
+        assert_eq!(summarize("something else"), "something else");
+    }
+
+    #[test]
+    fn truncate_cuts_long_text_at_a_character_boundary() {
+        assert_eq!(truncate("short", 5), "short");
+        assert_eq!(truncate("longer", 4), "long…");
+        // "é" is two bytes: a cut inside it moves back before it.
+        assert_eq!(truncate("aé", 2), "a…");
+        let long = "x".repeat(1000);
+        assert_eq!(summarize(&long).chars().count(), 401);
+    }
+
+    #[test]
+    fn library_files_are_the_so_and_dylib_files_sorted_and_absolute() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["b.so", "a.dylib", "notes.txt", "c.so.1"] {
+            std::fs::write(dir.path().join(name), "").unwrap();
+        }
+        std::fs::create_dir(dir.path().join("d.so")).unwrap();
+        let files = library_files(dir.path()).unwrap();
+        assert_eq!(
+            files,
+            vec![dir.path().join("a.dylib"), dir.path().join("b.so")]
+        );
+        assert!(files.iter().all(|f| f.is_absolute()));
+        assert!(library_files(&dir.path().join("missing")).is_err());
+    }
+
+    #[test]
+    fn inspect_says_what_is_wrong_with_a_file_it_refuses() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("libx.so");
+        std::fs::write(&file, "not a library").unwrap();
+        let (text, accepted) = inspect(&file);
+        assert!(!accepted, "{text}");
+        assert!(
+            text.starts_with(&format!("library:    {}\n", file.display())),
+            "{text}"
+        );
+        assert!(
+            text.contains("accepted:   no: not a shared library"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn adapter_log_lines_carry_the_adapter_and_the_request_id() {
+        let buffer = crate::log_capture::LogCapture::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(buffer.clone())
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            host_log(
+                LogLevel::Warn,
+                RStr::from_str("standin"),
+                RStr::from_str("request_id=r-7 the vendor is slow"),
+            );
+            host_log(
+                LogLevel::Error,
+                RStr::from_str("standin"),
+                RStr::from_str("no request"),
+            );
+        });
+        let text = buffer.text();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        for want in [
+            "WARN",
+            "adapter",
+            "standin",
+            "request_id=\"r-7\"",
+            "the vendor is slow",
+        ] {
+            assert!(lines[0].contains(want), "{want}: {text}");
+        }
+        assert!(
+            lines[1].contains("ERROR") && lines[1].contains("no request"),
+            "{text}"
+        );
+    }
+
+    /// A library built here rather than loaded from a file: its modules are
+    /// the extern functions below, so the factory, the providers and the
+    /// runtime shutdown run the same code as for a loaded one.
+    mod in_process {
+        use std::sync::atomic::AtomicU64;
+
+        use abi_stable::prefix_type::PrefixTypeTrait;
+        use opsorch_plugin_api::abi::{
+            AbiAsyncProvider, AbiAsyncProvider_TO, AdapterModule, AsyncModule,
+        };
+        use opsorch_plugin_api::protocol::ProviderEntry;
+        use serde_json::json;
+
+        use super::*;
+        use crate::providers::seam::{CallInfo, CALL_INFO};
+
+        /// What a provider built by the modules below answers: the way it
+        /// was called and what it was built and called with.
+        struct Echo {
+            built: String,
+            blocking: bool,
+        }
+
+        impl Echo {
+            fn answer(&self, path: &str, method: RStr<'_>, payload: &str, extra: Value) -> RString {
+                json!({
+                    "path": path,
+                    "built": self.built,
+                    "method": method.as_str(),
+                    "payload": payload,
+                    "context": extra,
+                })
+                .to_string()
+                .into()
+            }
+        }
+
+        impl AbiProvider for Echo {
+            fn call(&self, method: RStr<'_>, payload: RStr<'_>) -> RResult<RString, AbiError> {
+                RResult::ROk(self.answer("legacy", method, payload.as_str(), Value::Null))
+            }
+        }
+
+        fn explode() -> RResult<RString, AbiError> {
+            panic!("the adapter's future panicked")
+        }
+
+        impl AbiAsyncProvider for Echo {
+            fn is_blocking(&self) -> bool {
+                self.blocking
+            }
+
+            fn call(&self, method: RStr<'_>, payload: RStr<'_>) -> RResult<RString, AbiError> {
+                RResult::ROk(self.answer("sync", method, payload.as_str(), Value::Null))
+            }
+
+            fn call_async(
+                &self,
+                context: AbiCallContext,
+                method: RStr<'_>,
+                payload: RString,
+            ) -> CallFuture {
+                if payload.as_str() == "panic" {
+                    return CallFuture::new(async { explode() });
+                }
+                let context = json!({
+                    "request_id": context.request_id.as_str(),
+                    "actor": context.actor.as_str(),
+                    "timeout_ms": context.timeout_ms.into_option(),
+                });
+                let out = self.answer("async", method, payload.as_str(), context);
+                CallFuture::new(async move { RResult::ROk(out) })
+            }
+        }
+
+        fn built(cap: RStr<'_>, name: RStr<'_>, config: RStr<'_>) -> Result<Echo, AbiError> {
+            if config.as_str().contains("refuse") {
+                return Err(AbiError {
+                    code: "bad_config".into(),
+                    message: "no url".into(),
+                });
+            }
+            Ok(Echo {
+                built: format!("{}/{}/{}", cap.as_str(), name.as_str(), config.as_str()),
+                blocking: config.as_str().contains("blocking"),
+            })
+        }
+
+        extern "C" fn manifest() -> RResult<RString, AbiError> {
+            RResult::ROk("{}".into())
+        }
+
+        extern "C" fn set_logger(_: HostLogger) {}
+
+        extern "C" fn new_legacy(
+            cap: RStr<'_>,
+            name: RStr<'_>,
+            config: RStr<'_>,
+        ) -> RResult<ProviderObject, AbiError> {
+            built(cap, name, config)
+                .map(|echo| AbiProvider_TO::from_value(echo, TD_Opaque))
+                .into()
+        }
+
+        extern "C" fn new_async(
+            cap: RStr<'_>,
+            name: RStr<'_>,
+            config: RStr<'_>,
+        ) -> RResult<AsyncProviderObject, AbiError> {
+            built(cap, name, config)
+                .map(|echo| AbiAsyncProvider_TO::from_value(echo, TD_Opaque))
+                .into()
+        }
+
+        /// Calls of `shutdown` (only one test shuts a library down), and
+        /// the timeout of the last.
+        static SHUTDOWNS: AtomicU64 = AtomicU64::new(0);
+        static SHUTDOWN_MS: AtomicU64 = AtomicU64::new(0);
+
+        extern "C" fn shutdown(millis: u64) {
+            SHUTDOWNS.fetch_add(1, Ordering::SeqCst);
+            SHUTDOWN_MS.store(millis, Ordering::SeqCst);
+        }
+
+        /// A library offering incident provider `standin`; `asynchronous`
+        /// says whether it has the 1.1 module.
+        fn library(asynchronous: bool) -> Arc<LoadedLibrary> {
+            let entry = |capability: &str, name: &str| ProviderEntry {
+                capability: capability.into(),
+                name: name.into(),
+            };
+            Arc::new(LoadedLibrary {
+                path: PathBuf::from("/plugins/libstandin.so"),
+                manifest: Manifest {
+                    name: "standin".into(),
+                    version: "1.2.3".into(),
+                    interface_version: "1.1.0".into(),
+                    providers: vec![entry("incident", "standin"), entry("nonsense", "other")],
+                    config_check: None,
+                },
+                module: AdapterModule {
+                    manifest,
+                    set_logger,
+                    new_provider: new_legacy,
+                }
+                .leak_into_prefix(),
+                async_module: asynchronous.then(|| {
+                    AsyncModule {
+                        new_provider: new_async,
+                        shutdown,
+                    }
+                    .leak_into_prefix()
+                }),
+                stopped: Arc::default(),
+            })
+        }
+
+        fn factory(asynchronous: bool) -> LibraryFactory {
+            LibraryFactory {
+                library: library(asynchronous),
+                name: "standin".into(),
+            }
+        }
+
+        fn config(json: Value) -> Map<String, Value> {
+            let Value::Object(map) = json else {
+                panic!("not an object")
+            };
+            map
+        }
+
+        async fn call(
+            factory: &LibraryFactory,
+            config: Value,
+            payload: &str,
+        ) -> Result<Value, ProviderError> {
+            let provider = factory
+                .create(Capability::Incident, &self::config(config))
+                .unwrap();
+            let json = provider.call(Method::IncidentGet, payload.into()).await?;
+            Ok(serde_json::from_slice(&json.into_bytes()).unwrap())
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn each_provider_is_called_the_way_its_library_and_registration_say() {
+            let built = r#"incident/standin/{"url":"u"}"#;
+            // 1.1 library, provider registered as asynchronous: its future.
+            let answer = call(&factory(true), json!({"url": "u"}), "{}")
+                .await
+                .unwrap();
+            assert_eq!(answer["path"], "async", "{answer}");
+            assert_eq!(answer["built"], built, "{answer}");
+            assert_eq!(answer["method"], "incident.get", "{answer}");
+            assert_eq!(answer["payload"], "{}", "{answer}");
+            // Registered as synchronous (blocking): its call, on the pool.
+            let answer = call(&factory(true), json!({"blocking": true}), "{}")
+                .await
+                .unwrap();
+            assert_eq!(answer["path"], "sync", "{answer}");
+            // A 1.0 library: the root module's provider.
+            let answer = call(&factory(false), json!({"url": "u"}), "{}")
+                .await
+                .unwrap();
+            assert_eq!(answer["path"], "legacy", "{answer}");
+            assert_eq!(answer["built"], built, "{answer}");
+            assert_eq!(answer["method"], "incident.get", "{answer}");
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn an_asynchronous_call_gets_the_request_s_id_actor_and_time_left() {
+            let info = CallInfo::new(
+                Some(std::time::Instant::now() + Duration::from_secs(30)),
+                axum::http::HeaderValue::from_static("r-1"),
+                Some(axum::http::HeaderValue::from_static("alice")),
+            );
+            let answer = CALL_INFO
+                .scope(info, call(&factory(true), json!({}), "{}"))
+                .await
+                .unwrap();
+            let context = &answer["context"];
+            assert_eq!(context["request_id"], "r-1", "{answer}");
+            assert_eq!(context["actor"], "alice", "{answer}");
+            let left = context["timeout_ms"].as_u64().unwrap();
+            assert!(left > 0 && left <= 30_000, "{answer}");
+            // Outside a request: no id, no deadline.
+            let answer = call(&factory(true), json!({}), "{}").await.unwrap();
+            assert_eq!(answer["context"]["request_id"], "", "{answer}");
+            assert_eq!(answer["context"]["timeout_ms"], Value::Null, "{answer}");
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn a_future_that_panics_is_an_adapter_panic() {
+            let error = call(&factory(true), json!({}), "panic").await.unwrap_err();
+            assert_eq!(error.kind, ErrorKind::AdapterPanic, "{error}");
+            assert_eq!(error.code, codes::ADAPTER_PANIC);
+            assert_eq!(error.message, "adapter panicked in incident.get");
+        }
+
+        #[test]
+        fn a_refused_config_names_the_library_and_the_adapter_s_error() {
+            for asynchronous in [true, false] {
+                let Err(err) = factory(asynchronous)
+                    .create(Capability::Incident, &config(json!({"refuse": 1})))
+                else {
+                    panic!("built a provider from a refused config")
+                };
+                assert!(
+                    matches!(&err, BuildError::Invalid(m) if m == "standin (bad_config): no url"),
+                    "{err:?}"
+                );
+            }
+        }
+
+        #[test]
+        fn the_runtime_is_stopped_once_and_only_for_a_library_that_has_one() {
+            let legacy = factory(false);
+            legacy.shutdown(Duration::from_millis(1500));
+            assert_eq!(SHUTDOWNS.load(Ordering::SeqCst), 0);
+            let current = factory(true);
+            current.shutdown(Duration::from_millis(1500));
+            current.shutdown(Duration::from_millis(1500));
+            assert_eq!(SHUTDOWNS.load(Ordering::SeqCst), 1);
+            assert_eq!(SHUTDOWN_MS.load(Ordering::SeqCst), 1500);
+        }
+
+        #[test]
+        fn a_library_describes_itself() {
+            let factory = factory(true);
+            assert_eq!(
+                factory.origin(),
+                Origin::Library {
+                    file: PathBuf::from("/plugins/libstandin.so"),
+                    name: "standin".into(),
+                    version: "1.2.3".into(),
+                    interface_version: "1.1.0".into(),
+                }
+            );
+            // An unknown capability in the manifest is not offered.
+            let offered: Vec<_> = factory.library.providers().collect();
+            assert_eq!(offered, vec![(Capability::Incident, "standin")]);
+            let debug = format!("{:?}", factory.library);
+            assert!(debug.contains("asynchronous: true"), "{debug}");
+            assert!(debug.contains("libstandin.so"), "{debug}");
+        }
+    }
 }

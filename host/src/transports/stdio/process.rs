@@ -877,3 +877,34 @@ fn describe_status(status: &std::io::Result<ExitStatus>) -> String {
         Err(e) => format!("wait failed: {e}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::is_host_secret;
+
+    #[test]
+    fn plugins_inherit_everything_but_the_host_s_credentials_and_configs() {
+        for kept in HOST_SECRETS_AND_CONFIGS {
+            assert!(is_host_secret(kept), "{kept}");
+        }
+        for passed in [
+            "PATH",
+            "HOME",
+            "OPSORCH_INCIDENT_PLUGIN",
+            "OPSORCH_ADDR",
+            "VENDOR_CONFIG",
+            "OPSORCH_CONFIG_DIR",
+        ] {
+            assert!(!is_host_secret(passed), "{passed}");
+        }
+    }
+
+    const HOST_SECRETS_AND_CONFIGS: [&str; 6] = [
+        "OPSORCH_BEARER_TOKEN",
+        "OPSORCH_SECRET_KEY",
+        "OPSORCH_SECRET_KEY_FILE",
+        "OPSORCH_TLS_KEY_FILE",
+        "OPSORCH_INCIDENT_CONFIG",
+        "OPSORCH_SECRET_CONFIG",
+    ];
+}

@@ -12,6 +12,7 @@ use serde_json::{json, Map, Value};
 use super::pool::PluginPool;
 use super::{Transport, TransportSettings};
 use crate::providers::seam::{BuildError, LaunchedPlugin, PluginLauncher, Provider, ProviderError};
+use crate::settings::FIXED;
 
 struct Plugin {
     _dir: tempfile::TempDir,
@@ -39,6 +40,18 @@ fn plugin(body: &str) -> Plugin {
 }
 
 impl Plugin {
+    /// Rewrites the script with `body`, in which `@DIR@` stands for its
+    /// directory (`$0` is no help: the host runs the pinned file through
+    /// `/proc/self/fd/<n>`).
+    fn rewrite(&self, body: &str) {
+        let dir = self.path.parent().unwrap().display().to_string();
+        std::fs::write(
+            &self.path,
+            format!("#!/bin/sh\n{}\n", body.replace("@DIR@", &dir)),
+        )
+        .unwrap();
+    }
+
     fn pool(&self, config: Value) -> PluginPool {
         let Value::Object(config) = config else {
             panic!("config must be an object")
@@ -93,9 +106,15 @@ async fn a_crash_fails_the_call_and_the_next_call_gets_a_new_process() {
     let err = get(&pool, "crash").await.unwrap_err();
     assert_eq!(err.code, "plugin_crashed", "{err}");
     assert!(err.message.contains("exit status: 3"), "{err}");
+    // The crashed process was reaped before the error came back: it is
+    // no longer listed as running.
+    assert_eq!(pool.pids(), Vec::<u32>::new());
     get(&pool, "b").await.unwrap();
     assert_ne!(pool.pids(), first);
     assert!(!alive(first[0]));
+    let status = Provider::processes(&pool).unwrap();
+    assert_eq!(status.pids, pool.pids());
+    assert_eq!(status.restarts, 1);
 }
 
 #[tokio::test]
@@ -237,16 +256,89 @@ async fn crash_loops_back_off_and_fail_fast() {
 async fn a_pool_starts_every_process_and_spreads_calls() {
     let p = plugin(r#"while IFS= read -r line; do printf '{"result":{"pid":%s}}\n' $$; done"#);
     let pool = p.pool(json!({"processes": 3}));
-    let mut seen = std::collections::BTreeSet::new();
+    let mut order = Vec::new();
     for i in 0..9 {
         let answer = get(&pool, &i.to_string()).await.unwrap();
-        seen.insert(answer["pid"].as_u64().unwrap());
+        order.push(answer["pid"].as_u64().unwrap());
     }
     assert_eq!(pool.pids().len(), 3);
-    assert_eq!(
-        seen.len(),
-        3,
-        "sequential calls should rotate over the pool"
+    // Every process is idle between sequential calls: each call goes to
+    // the next one in turn.
+    for (i, pid) in order.iter().enumerate() {
+        assert_eq!(*pid, order[i % 3], "{order:?}");
+    }
+    let first: std::collections::BTreeSet<_> = order[..3].iter().collect();
+    assert_eq!(first.len(), 3, "sequential calls should rotate: {order:?}");
+}
+
+#[tokio::test]
+async fn calls_go_to_the_least_busy_process() {
+    // A call with `slow` in it notes its pid and waits for the release file.
+    let p = plugin("");
+    p.rewrite(
+        r#"while IFS= read -r line; do
+  case "$line" in
+    *slow*) echo $$ > "@DIR@/busy"; while [ ! -e "@DIR@/release" ]; do sleep 0.02; done ;;
+  esac
+  printf '{"result":{"pid":%s}}\n' $$
+done"#,
+    );
+    let dir = p.path.parent().unwrap().to_path_buf();
+    let busy_file = dir.join("busy");
+    let pool = Arc::new(p.pool(json!({"processes": 2})));
+    let slow = {
+        let pool = pool.clone();
+        tokio::spawn(async move { get(&pool, "slow").await })
+    };
+    let mut busy = None;
+    for _ in 0..250 {
+        busy = std::fs::read_to_string(&busy_file)
+            .ok()
+            .and_then(|text| text.trim().parse::<u64>().ok());
+        if busy.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let busy = busy.expect("the slow call never reached a plugin");
+    // Whichever process the rotation starts at, the idle one answers; a
+    // call sent to the busy one would wait behind the slow call.
+    for i in 0..4 {
+        let answer = tokio::time::timeout(Duration::from_secs(5), get(&pool, &i.to_string()))
+            .await
+            .expect("a call waited behind the slow one")
+            .unwrap();
+        assert_ne!(answer["pid"].as_u64(), Some(busy), "call {i}");
+    }
+    std::fs::write(dir.join("release"), "").unwrap();
+    let answer = slow.await.unwrap().unwrap();
+    assert_eq!(answer["pid"].as_u64(), Some(busy));
+}
+
+#[tokio::test]
+async fn a_plugin_that_cannot_be_started_backs_off_from_the_second_failure() {
+    let p = plugin("");
+    // Its interpreter does not exist: every start fails in exec.
+    std::fs::write(&p.path, "#!/nonexistent/opsorch-test-interpreter\n").unwrap();
+    let pool = p.pool(json!({}));
+    let mut messages = Vec::new();
+    for call in 0..6 {
+        let err = get(&pool, &call.to_string()).await.unwrap_err();
+        assert_eq!(err.code, "plugin_unavailable", "{err}");
+        messages.push(err.message);
+    }
+    // Two starts fail right away (the first retry is immediate); from then
+    // on starts back off (100 ms, then doubling), and a call in between
+    // fails fast without trying.
+    for message in &messages[..2] {
+        assert!(
+            message.starts_with("the plugin could not be started"),
+            "{messages:?}"
+        );
+    }
+    assert!(
+        messages.iter().any(|m| m.contains("backing off")),
+        "{messages:?}"
     );
 }
 
@@ -502,4 +594,171 @@ async fn plugins_that_do_not_answer_the_check_are_accepted() {
     let p = plugin("echo started >&2; exit 1");
     let launched = launch(&p, json!({"pluginInfo": false})).await.unwrap();
     assert!(launched.providers.is_empty());
+}
+
+#[tokio::test]
+async fn a_process_that_answered_calls_is_replaced_at_once_each_time_it_crashes() {
+    let p = plugin(ECHO);
+    let pool = p.pool(json!({}));
+    // Each process answers a call, then crashes, well within the healthy
+    // uptime: a crash after healthy work never backs off.
+    for round in 0..4 {
+        get(&pool, &format!("ok-{round}")).await.unwrap();
+        let err = get(&pool, "crash").await.unwrap_err();
+        assert_eq!(err.code, "plugin_crashed", "round {round}: {err}");
+    }
+    get(&pool, "last").await.unwrap();
+}
+
+/// A plugin that writes every request line it reads to `lines` in its
+/// directory and answers each with an empty result.
+const RECORDER: &str = r#"while IFS= read -r line; do
+  printf '%s\n' "$line" >> "@DIR@/lines"
+  echo '{"result":[]}'
+done"#;
+
+#[tokio::test]
+async fn the_probe_is_sent_only_when_on_and_the_plugin_pipelines() {
+    for (config, probed) in [
+        (json!({}), true),
+        (json!({"pluginInfo": false}), false),
+        (json!({"pipelining": false}), false),
+    ] {
+        let p = plugin("");
+        p.rewrite(RECORDER);
+        let pool = p.pool(config.clone());
+        get(&pool, "a").await.unwrap();
+        let lines = std::fs::read_to_string(p.path.parent().unwrap().join("lines")).unwrap();
+        assert_eq!(lines.contains("plugin.info"), probed, "{config}: {lines}");
+        assert!(lines.contains("incident.get"), "{config}: {lines}");
+    }
+}
+
+#[tokio::test]
+async fn a_plugin_s_error_answer_comes_back_without_waiting_for_an_exit() {
+    let p = plugin(
+        r#"while IFS= read -r line; do echo '{"error":{"code":"not_found","message":"no such incident"}}'; done"#,
+    );
+    let pool = p.pool(json!({"pluginInfo": false}));
+    let started = std::time::Instant::now();
+    let err = get(&pool, "a").await.unwrap_err();
+    assert_eq!(err.code, "not_found", "{err}");
+    // The process is fine: nothing waits for it to be reaped (which would
+    // take the whole reap wait, since it does not exit).
+    assert!(
+        started.elapsed() < FIXED.plugin_reap_wait,
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(pool.pids().len(), 1);
+}
+
+/// Log lines written while `f` runs on this thread (and by the tasks the
+/// current-thread test runtime runs meanwhile).
+fn capture_logs() -> (
+    crate::log_capture::LogCapture,
+    tracing::subscriber::DefaultGuard,
+) {
+    let buffer = crate::log_capture::LogCapture::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(buffer.clone())
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .finish();
+    (buffer, tracing::subscriber::set_default(subscriber))
+}
+
+/// Polls the captured log until it holds every one of `wanted` (bounded).
+async fn wait_for_log(buffer: &crate::log_capture::LogCapture, wanted: &[&str]) -> String {
+    for _ in 0..250 {
+        let text = buffer.text();
+        if wanted.iter().all(|w| text.contains(w)) {
+            return text;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    buffer.text()
+}
+
+#[test]
+fn stderr_lines_are_logged_at_the_level_their_prefix_names() {
+    let (buffer, _guard) = capture_logs();
+    for line in [
+        "ERROR e-line",
+        "WARN w-line",
+        "INFO i-line",
+        "DEBUG d-line",
+        "TRACE t-line",
+        "NOTICE n-line",
+        "bare",
+    ] {
+        super::process::log_stderr_line(Capability::Incident, "/p/plugin", 7, line, "");
+    }
+    let text = buffer.text();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 7, "{text}");
+    for (line, level, message) in [
+        (lines[0], "ERROR", "e-line"),
+        (lines[1], " WARN", "w-line"),
+        (lines[2], " INFO", "i-line"),
+        (lines[3], "DEBUG", "d-line"),
+        (lines[4], "TRACE", "t-line"),
+        // Anything else is INFO, logged whole.
+        (lines[5], " INFO", "NOTICE n-line"),
+        (lines[6], " INFO", "bare"),
+    ] {
+        assert!(
+            line.contains(&format!("{level} plugin: {message} ")),
+            "{line}"
+        );
+        assert!(
+            line.contains("plugin=/p/plugin") && line.contains("pid=7"),
+            "{line}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_stderr_line_of_a_plugin_reaches_the_log() {
+    let (buffer, _guard) = capture_logs();
+    let p = plugin(&format!(
+        "echo first >&2; echo second >&2; echo 'WARN third' >&2\n{ECHO}"
+    ));
+    let pool = p.pool(json!({}));
+    get(&pool, "a").await.unwrap();
+    let text = wait_for_log(&buffer, &["first", "second", "third"]).await;
+    for want in ["plugin: first", "plugin: second", "WARN plugin: third"] {
+        assert!(text.contains(want), "{want}:\n{text}");
+    }
+}
+
+#[tokio::test]
+async fn a_plugin_s_manifest_answer_to_the_probe_is_logged() {
+    let (buffer, _guard) = capture_logs();
+    let p = plugin(&answering_info(
+        r#"{"name":"vendor-x","version":"2.3.4","interfaceVersion":"1.1.0","providers":[]}"#,
+    ));
+    let pool = p.pool(json!({}));
+    get(&pool, "a").await.unwrap();
+    let text = wait_for_log(&buffer, &["plugin identified itself"]).await;
+    let line = text
+        .lines()
+        .find(|l| l.contains("plugin identified itself"))
+        .unwrap_or_else(|| panic!("{text}"));
+    for want in ["name=vendor-x", "version=2.3.4", "interface=1.1.0"] {
+        assert!(line.contains(want), "{want}: {line}");
+    }
+}
+
+#[tokio::test]
+async fn a_stopped_process_is_not_logged_as_an_unexpected_exit() {
+    let (buffer, _guard) = capture_logs();
+    let p = plugin(ECHO);
+    let pool = p.pool(json!({}));
+    get(&pool, "a").await.unwrap();
+    // Dropping its provider stops the process: an expected end.
+    drop(pool);
+    let text = wait_for_log(&buffer, &["plugin process ended"]).await;
+    assert!(text.contains("plugin process ended"), "{text}");
+    assert!(!text.contains("exited unexpectedly"), "{text}");
 }
