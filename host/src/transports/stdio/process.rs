@@ -893,7 +893,6 @@ mod tests {
             "OPSORCH_INCIDENT_PLUGIN",
             "OPSORCH_ADDR",
             "VENDOR_CONFIG",
-            "OPSORCH_CONFIG_DIR",
         ] {
             assert!(!is_host_secret(passed), "{passed}");
         }

@@ -762,3 +762,21 @@ async fn a_stopped_process_is_not_logged_as_an_unexpected_exit() {
     assert!(text.contains("plugin process ended"), "{text}");
     assert!(!text.contains("exited unexpectedly"), "{text}");
 }
+
+#[tokio::test]
+async fn a_plugin_file_held_open_for_writing_fails_after_a_bounded_retry() {
+    let p = plugin(ECHO);
+    let pool = p.pool(json!({}));
+    // Still being written, as far as the kernel knows: exec says ETXTBSY
+    // for as long as this is open.
+    let _writer = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&p.path)
+        .unwrap();
+    let err = get(&pool, "a").await.unwrap_err();
+    assert_eq!(err.code, "plugin_unavailable", "{err}");
+    assert!(
+        err.message.starts_with("the plugin could not be started") && err.message.contains("busy"),
+        "{err}"
+    );
+}
