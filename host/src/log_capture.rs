@@ -37,6 +37,19 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogCapture {
     }
 }
 
+/// Captures every log line at any level written on this thread (and by
+/// the tasks a current-thread test runtime runs on it) until the guard is
+/// dropped.
+pub(crate) fn capture_logs() -> (LogCapture, tracing::subscriber::DefaultGuard) {
+    let buffer = LogCapture::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(buffer.clone())
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .finish();
+    (buffer, tracing::subscriber::set_default(subscriber))
+}
+
 #[cfg(test)]
 mod tests {
     use std::io::Write;

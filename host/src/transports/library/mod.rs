@@ -845,24 +845,18 @@ mod tests {
 
     #[test]
     fn adapter_log_lines_carry_the_adapter_and_the_request_id() {
-        let buffer = crate::log_capture::LogCapture::default();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(buffer.clone())
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .finish();
-        tracing::subscriber::with_default(subscriber, || {
-            host_log(
-                LogLevel::Warn,
-                RStr::from_str("standin"),
-                RStr::from_str("request_id=r-7 the vendor is slow"),
-            );
-            host_log(
-                LogLevel::Error,
-                RStr::from_str("standin"),
-                RStr::from_str("no request"),
-            );
-        });
+        let (buffer, guard) = crate::log_capture::capture_logs();
+        host_log(
+            LogLevel::Warn,
+            RStr::from_str("standin"),
+            RStr::from_str("request_id=r-7 the vendor is slow"),
+        );
+        host_log(
+            LogLevel::Error,
+            RStr::from_str("standin"),
+            RStr::from_str("no request"),
+        );
+        drop(guard);
         let text = buffer.text();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 2, "{text}");

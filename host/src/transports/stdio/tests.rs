@@ -653,20 +653,7 @@ async fn a_plugin_s_error_answer_comes_back_without_waiting_for_an_exit() {
     assert_eq!(pool.pids().len(), 1);
 }
 
-/// Log lines written while `f` runs on this thread (and by the tasks the
-/// current-thread test runtime runs meanwhile).
-fn capture_logs() -> (
-    crate::log_capture::LogCapture,
-    tracing::subscriber::DefaultGuard,
-) {
-    let buffer = crate::log_capture::LogCapture::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(buffer.clone())
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .finish();
-    (buffer, tracing::subscriber::set_default(subscriber))
-}
+use crate::log_capture::capture_logs;
 
 /// Polls the captured log until it holds every one of `wanted` (bounded).
 async fn wait_for_log(buffer: &crate::log_capture::LogCapture, wanted: &[&str]) -> String {
