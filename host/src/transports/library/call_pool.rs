@@ -29,6 +29,10 @@
 //! the calls queued behind it in its own capability by a few milliseconds.
 //! Threads idle for `FIXED.pool_idle_exit` exit, down to one.
 //!
+//! These numbers are a pool's [`PoolLimits`]; every pool the host makes
+//! uses the `FIXED` values named here and the CPU count (the unit tests
+//! make pools with small ones, and their own watchdogs).
+//!
 //! # Why not a crate
 //! It replaces tokio's `spawn_blocking` pool (and the first, timer-based
 //! version of this one): those woke a parked thread for nearly every call,
@@ -69,6 +73,43 @@ pub enum PoolError {
     Dropped,
 }
 
+/// The numbers one pool works with. Every pool the host makes uses
+/// [`PoolLimits::default`]: the `FIXED.pool_*` values and one thread per
+/// CPU for the queue-wait rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PoolLimits {
+    /// The most threads the pool has at once (`FIXED.pool_max_threads`).
+    max_threads: usize,
+    /// The queue-wait rule adds threads only while the pool has fewer than
+    /// this (the CPUs the process may use).
+    cpus: usize,
+    /// A thread that waits this long for a call exits, unless it is the
+    /// pool's last (`FIXED.pool_idle_exit`).
+    idle_exit: Duration,
+    /// A thread asleep in one call this long is stuck
+    /// (`FIXED.pool_stall_after`).
+    stall_after: Duration,
+    /// A thread in one call this long is stuck, running or not
+    /// (`FIXED.pool_busy_stall`).
+    busy_stall: Duration,
+    /// A call that waited this long in the queue grows the pool, below
+    /// `cpus` threads (`FIXED.pool_queue_stall`).
+    queue_stall: Duration,
+}
+
+impl Default for PoolLimits {
+    fn default() -> Self {
+        PoolLimits {
+            max_threads: FIXED.pool_max_threads,
+            cpus: cpus(),
+            idle_exit: FIXED.pool_idle_exit,
+            stall_after: FIXED.pool_stall_after,
+            busy_stall: FIXED.pool_busy_stall,
+            queue_stall: FIXED.pool_queue_stall,
+        }
+    }
+}
+
 /// A queued call, and when it was queued.
 struct Job {
     queued: Instant,
@@ -80,10 +121,12 @@ struct Job {
 pub struct CallPool {
     jobs: Sender<Job>,
     shared: Arc<Shared>,
+    watchdog: &'static Watchdog,
 }
 
 struct Shared {
     name: String,
+    limits: PoolLimits,
     jobs: Receiver<Job>,
     /// Threads alive or about to start.
     threads: AtomicUsize,
@@ -101,17 +144,23 @@ struct Shared {
 struct Worker {
     /// Kernel thread id, where the platform exposes one.
     tid: Option<u32>,
-    /// When the current call started, in nanoseconds since the pool's
-    /// epoch plus one; 0 while the thread is not in a call.
+    /// When the current call started, as a [`Shared::stamp`]; 0 while the
+    /// thread is not in a call.
     call_started: AtomicU64,
 }
 
 impl CallPool {
     /// A pool whose threads are named after `name` (the adapter).
     pub fn new(name: &str) -> Self {
+        Self::with(name, PoolLimits::default(), watchdog())
+    }
+
+    /// A pool with these limits, grown by this watchdog.
+    fn with(name: &str, limits: PoolLimits, watchdog: &'static Watchdog) -> Self {
         let (jobs, receiver) = crossbeam_channel::unbounded();
         let shared = Arc::new(Shared {
             name: name.to_string(),
+            limits,
             jobs: receiver,
             threads: AtomicUsize::new(0),
             idle: AtomicUsize::new(0),
@@ -119,8 +168,12 @@ impl CallPool {
             workers: Mutex::new(Vec::new()),
             epoch: Instant::now(),
         });
-        watchdog().watch(&shared);
-        CallPool { jobs, shared }
+        watchdog.watch(&shared);
+        CallPool {
+            jobs,
+            shared,
+            watchdog,
+        }
     }
 
     /// Runs `call` on one of the pool's threads and returns its result.
@@ -146,7 +199,7 @@ impl CallPool {
         self.jobs.send(job).map_err(|_| PoolError::Closed)?;
         if self.shared.idle.load(Ordering::SeqCst) == 0 {
             // Every thread is busy: make sure the watchdog is looking.
-            watchdog().alert();
+            self.watchdog.alert();
         }
         Ok(())
     }
@@ -159,6 +212,12 @@ impl CallPool {
 }
 
 impl Shared {
+    /// Now, in nanoseconds since the pool's epoch plus one, so that a
+    /// call's start stamp is never 0.
+    fn stamp(&self) -> u64 {
+        self.epoch.elapsed().as_nanos() as u64 + 1
+    }
+
     /// Starts the pool's first thread, once.
     fn start_first(self: &Arc<Self>) -> Result<(), PoolError> {
         if self
@@ -171,12 +230,13 @@ impl Shared {
         Ok(())
     }
 
-    /// Adds a thread unless the pool is at `FIXED.pool_max_threads`.
+    /// Adds a thread unless the pool is at its `max_threads`.
     fn grow(self: &Arc<Self>) -> Result<(), PoolError> {
+        let max = self.limits.max_threads;
         let grew = self
             .threads
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < FIXED.pool_max_threads).then_some(n + 1)
+                (n < max).then_some(n + 1)
             })
             .is_ok();
         if grew {
@@ -211,14 +271,13 @@ impl Shared {
         self.lock_workers().push(me.clone());
         loop {
             self.idle.fetch_add(1, Ordering::SeqCst);
-            let next = self.jobs.recv_timeout(FIXED.pool_idle_exit);
+            let next = self.jobs.recv_timeout(self.limits.idle_exit);
             self.idle.fetch_sub(1, Ordering::SeqCst);
             match next {
                 Ok(job) => {
                     let waited = job.queued.elapsed().as_nanos() as u64;
                     self.longest_wait.fetch_max(waited, Ordering::AcqRel);
-                    let started = self.epoch.elapsed().as_nanos() as u64 + 1;
-                    me.call_started.store(started, Ordering::Release);
+                    me.call_started.store(self.stamp(), Ordering::Release);
                     (job.run)();
                     me.call_started.store(0, Ordering::Release);
                 }
@@ -248,7 +307,7 @@ impl Shared {
 
     /// Every thread is stuck in a call (see the module docs).
     fn stalled(&self) -> bool {
-        let now = self.epoch.elapsed().as_nanos() as u64 + 1;
+        let now = self.stamp();
         let workers = self.lock_workers();
         // A thread still starting will take the next call itself.
         let starting = workers.len() < self.threads.load(Ordering::Acquire);
@@ -260,7 +319,8 @@ impl Shared {
                     return false;
                 }
                 let age = Duration::from_nanos(now.saturating_sub(started));
-                age >= FIXED.pool_busy_stall || (age >= FIXED.pool_stall_after && !worker.running())
+                age >= self.limits.busy_stall
+                    || (age >= self.limits.stall_after && !worker.running())
             })
     }
 }
@@ -289,22 +349,37 @@ fn current_tid() -> Option<u32> {
     link.file_name()?.to_str()?.parse().ok()
 }
 
-/// The process-wide thread that grows stalled pools.
+/// The thread that grows stalled pools.
 struct Watchdog {
     pools: Mutex<Vec<Weak<Shared>>>,
     /// Set while the watchdog sleeps with no deadline.
     asleep: AtomicBool,
     wake: Condvar,
+    /// How often it looks while a pool is saturated.
+    tick: Duration,
 }
 
+/// The process-wide watchdog, started with the first pool.
 fn watchdog() -> &'static Watchdog {
     static WATCHDOG: OnceLock<&'static Watchdog> = OnceLock::new();
-    WATCHDOG.get_or_init(|| {
-        let watchdog: &'static Watchdog = Box::leak(Box::new(Watchdog {
+    WATCHDOG.get_or_init(|| Watchdog::start(FIXED.pool_stall_after))
+}
+
+impl Watchdog {
+    /// A watchdog with no thread yet: it grows nothing until it runs.
+    fn new(tick: Duration) -> Self {
+        Watchdog {
             pools: Mutex::new(Vec::new()),
             asleep: AtomicBool::new(false),
             wake: Condvar::new(),
-        }));
+            tick,
+        }
+    }
+
+    /// A watchdog looking every `tick` while a pool is saturated, on its
+    /// own thread for the rest of the process.
+    fn start(tick: Duration) -> &'static Watchdog {
+        let watchdog: &'static Watchdog = Box::leak(Box::new(Watchdog::new(tick)));
         let spawned = std::thread::Builder::new()
             .name("adapter-watchdog".into())
             .spawn(move || watchdog.run());
@@ -313,10 +388,8 @@ fn watchdog() -> &'static Watchdog {
             tracing::error!("cannot start the adapter watchdog thread: {e}");
         }
         watchdog
-    })
-}
+    }
 
-impl Watchdog {
     fn lock(&self) -> MutexGuard<'_, Vec<Weak<Shared>>> {
         // Only plain vector updates happen under the lock.
         self.pools.lock().unwrap_or_else(|e| e.into_inner())
@@ -340,7 +413,7 @@ impl Watchdog {
             if self.look(&mut pools) {
                 let (next, _) = self
                     .wake
-                    .wait_timeout(pools, FIXED.pool_stall_after)
+                    .wait_timeout(pools, self.tick)
                     .unwrap_or_else(|e| e.into_inner());
                 pools = next;
                 continue;
@@ -363,7 +436,6 @@ impl Watchdog {
     /// calls wait too long with fewer threads than CPUs; forgets dropped
     /// pools. Returns whether any pool is saturated.
     fn look(&self, pools: &mut Vec<Weak<Shared>>) -> bool {
-        let cpus = cpus();
         let mut busy = false;
         pools.retain(|pool| {
             let Some(pool) = pool.upgrade() else {
@@ -374,8 +446,8 @@ impl Watchdog {
                 busy = true;
                 let why = if pool.stalled() {
                     Some("every adapter thread is blocked in a call")
-                } else if waited >= FIXED.pool_queue_stall
-                    && pool.threads.load(Ordering::Acquire) < cpus
+                } else if waited >= pool.limits.queue_stall
+                    && pool.threads.load(Ordering::Acquire) < pool.limits.cpus
                 {
                     Some("calls are waiting for busy adapter threads")
                 } else {
@@ -407,7 +479,480 @@ fn cpus() -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::Ordering::SeqCst;
+    use std::sync::mpsc;
     use std::time::Instant;
+
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    /// Limits under which a pool changes only when a test says so: no call
+    /// is ever stuck or waited long, no thread idles long enough to leave.
+    fn limits() -> PoolLimits {
+        PoolLimits {
+            max_threads: 8,
+            cpus: 8,
+            idle_exit: HOUR,
+            stall_after: HOUR,
+            busy_stall: HOUR,
+            queue_stall: HOUR,
+        }
+    }
+
+    /// A watchdog without a thread: its pools grow only when a test looks.
+    fn manual_watchdog() -> &'static Watchdog {
+        Box::leak(Box::new(Watchdog::new(Duration::from_millis(1))))
+    }
+
+    impl Watchdog {
+        /// One look, as the watchdog's thread takes it.
+        fn look_now(&self) -> bool {
+            let mut pools = self.lock();
+            self.look(&mut pools)
+        }
+    }
+
+    /// Polls `done` until it holds; 10 s bounds a hang.
+    fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !done() {
+            assert!(Instant::now() < deadline, "timed out waiting until {what}");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// Runs `call` on the pool and waits for its result.
+    fn call_now<T: Send + 'static>(
+        pool: &CallPool,
+        call: impl FnOnce() -> T + Send + 'static,
+    ) -> T {
+        let (tx, rx) = mpsc::channel();
+        pool.submit(Job {
+            queued: Instant::now(),
+            run: Box::new(move || {
+                let _ = tx.send(call());
+            }),
+        })
+        .unwrap();
+        rx.recv_timeout(Duration::from_secs(10))
+            .expect("the call ran")
+    }
+
+    /// Calls that sleep until the gate opens, counted as they start and
+    /// finish.
+    #[derive(Default)]
+    struct Gate {
+        open: Mutex<bool>,
+        opened: Condvar,
+        started: AtomicUsize,
+        finished: AtomicUsize,
+    }
+
+    impl Gate {
+        fn new() -> Arc<Self> {
+            Arc::default()
+        }
+
+        /// Queues a call that waits for the gate.
+        fn call(self: &Arc<Self>, pool: &CallPool) {
+            let gate = self.clone();
+            pool.submit(Job {
+                queued: Instant::now(),
+                run: Box::new(move || {
+                    gate.started.fetch_add(1, SeqCst);
+                    let mut open = gate.open.lock().unwrap();
+                    while !*open {
+                        open = gate.opened.wait(open).unwrap();
+                    }
+                    drop(open);
+                    gate.finished.fetch_add(1, SeqCst);
+                }),
+            })
+            .unwrap();
+        }
+
+        fn started(&self) -> usize {
+            self.started.load(SeqCst)
+        }
+
+        fn finished(&self) -> usize {
+            self.finished.load(SeqCst)
+        }
+
+        fn open(&self) {
+            *self.open.lock().unwrap() = true;
+            self.opened.notify_all();
+        }
+    }
+
+    /// A thread that spins until `stop`, and its kernel id.
+    fn spinner(stop: &Arc<AtomicBool>) -> (std::thread::JoinHandle<()>, Option<u32>) {
+        let (tx, rx) = mpsc::channel();
+        let stop = stop.clone();
+        let thread = std::thread::spawn(move || {
+            tx.send(current_tid()).unwrap();
+            while !stop.load(SeqCst) {
+                std::hint::spin_loop();
+            }
+        });
+        (thread, rx.recv().unwrap())
+    }
+
+    #[test]
+    fn host_pools_use_the_fixed_limits_and_one_busy_thread_per_cpu() {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let fixed = PoolLimits {
+            max_threads: FIXED.pool_max_threads,
+            cpus,
+            idle_exit: FIXED.pool_idle_exit,
+            stall_after: FIXED.pool_stall_after,
+            busy_stall: FIXED.pool_busy_stall,
+            queue_stall: FIXED.pool_queue_stall,
+        };
+        assert_eq!(PoolLimits::default(), fixed);
+        assert_eq!(CallPool::new("test").shared.limits, fixed);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn current_tid_is_the_calling_thread_s_kernel_id() {
+        let (tid, name) = std::thread::Builder::new()
+            .name("tid-probe".into())
+            .spawn(|| {
+                let tid = current_tid().expect("Linux has thread ids");
+                let comm = std::fs::read_to_string(format!("/proc/self/task/{tid}/comm"));
+                (tid, comm.expect("a thread of this process"))
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(name.trim_end(), "tid-probe");
+        assert_ne!(current_tid(), Some(tid), "another thread, another id");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_spinning_thread_reads_as_running_and_a_sleeping_one_as_asleep() {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (spinning_thread, tid) = spinner(&stop);
+        let spinning = Worker {
+            tid,
+            call_started: AtomicU64::new(0),
+        };
+        let (wake, sleep) = mpsc::channel::<()>();
+        let (tx, rx) = mpsc::channel();
+        let sleeping_thread = std::thread::spawn(move || {
+            tx.send(current_tid()).unwrap();
+            let _ = sleep.recv();
+        });
+        let sleeping = Worker {
+            tid: rx.recv().unwrap(),
+            call_started: AtomicU64::new(0),
+        };
+        // The sleeper runs for a moment after sending its id; the spinner
+        // may wait for a CPU, which counts as running too.
+        wait_until("the sleeping thread reads as asleep", || {
+            !sleeping.running()
+        });
+        wait_until("the spinning thread reads as running", || {
+            spinning.running()
+        });
+        let unknown = Worker {
+            tid: None,
+            call_started: AtomicU64::new(0),
+        };
+        assert!(!unknown.running(), "unknown counts as asleep");
+        stop.store(true, SeqCst);
+        drop(wake);
+        spinning_thread.join().unwrap();
+        sleeping_thread.join().unwrap();
+    }
+
+    /// A pool's state, made 20 s ago, with `threads` counted and no worker
+    /// yet: stall_after 5 s, busy_stall 10 s.
+    fn state(threads: usize) -> Shared {
+        let (_, jobs) = crossbeam_channel::unbounded();
+        Shared {
+            name: "test".into(),
+            limits: PoolLimits {
+                stall_after: Duration::from_secs(5),
+                busy_stall: Duration::from_secs(10),
+                ..limits()
+            },
+            jobs,
+            threads: AtomicUsize::new(threads),
+            idle: AtomicUsize::new(0),
+            longest_wait: AtomicU64::new(0),
+            workers: Mutex::new(Vec::new()),
+            epoch: Instant::now()
+                .checked_sub(Duration::from_secs(20))
+                .expect("the clock reads over 20 s"),
+        }
+    }
+
+    impl Shared {
+        /// Adds a worker in a call started `age` ago (`None`: between
+        /// calls).
+        fn with_worker(self, tid: Option<u32>, age: Option<Duration>) -> Self {
+            let started = age.map_or(0, |age| self.stamp() - age.as_nanos() as u64);
+            self.lock_workers().push(Arc::new(Worker {
+                tid,
+                call_started: AtomicU64::new(started),
+            }));
+            self
+        }
+    }
+
+    #[test]
+    fn a_pool_is_stalled_when_every_thread_has_slept_in_its_call_past_stall_after() {
+        let (young, middle, old) = (
+            Some(Duration::ZERO),
+            Some(Duration::from_secs(7)),
+            Some(Duration::from_secs(15)),
+        );
+        // Without a thread id, a thread counts as asleep.
+        let pool = |threads, calls: &[Option<Duration>]| {
+            calls
+                .iter()
+                .fold(state(threads), |state, &age| state.with_worker(None, age))
+        };
+        assert!(pool(2, &[middle, old]).stalled());
+        assert!(
+            !pool(2, &[middle, young]).stalled(),
+            "one call is younger than stall_after"
+        );
+        assert!(
+            !pool(2, &[middle, None]).stalled(),
+            "one thread is between calls"
+        );
+        assert!(
+            !pool(3, &[middle, old]).stalled(),
+            "a thread still starting takes the next call"
+        );
+        assert!(!pool(0, &[]).stalled(), "no thread");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_thread_running_in_its_call_is_stuck_only_past_busy_stall() {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (thread, tid) = spinner(&stop);
+        let state = |age| state(1).with_worker(tid, Some(age));
+        wait_until("the spinning thread reads as running", || {
+            state(Duration::ZERO).lock_workers()[0].running()
+        });
+        assert!(
+            !state(Duration::from_secs(7)).stalled(),
+            "past stall_after, running"
+        );
+        assert!(state(Duration::from_secs(15)).stalled(), "past busy_stall");
+        stop.store(true, SeqCst);
+        thread.join().unwrap();
+    }
+
+    #[test]
+    fn a_pool_is_saturated_while_a_call_waits_and_no_thread_is_free() {
+        let pool = CallPool::with("test", limits(), manual_watchdog());
+        assert!(!pool.shared.saturated(), "no thread, nothing queued");
+        let gate = Gate::new();
+        gate.call(&pool);
+        wait_until("the call started", || gate.started() == 1);
+        assert!(
+            !pool.shared.saturated(),
+            "its one thread is in a call, nothing queued"
+        );
+        gate.call(&pool);
+        assert!(pool.shared.saturated(), "a call queued behind it");
+        gate.open();
+        wait_until("the thread waits for the next call", || {
+            gate.finished() == 2 && pool.shared.idle.load(SeqCst) == 1
+        });
+        assert!(
+            !pool.shared.saturated(),
+            "the thread is free, nothing queued"
+        );
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_call_asleep_past_stall_after_gets_company_and_a_running_one_does_not() {
+        let limits = PoolLimits {
+            stall_after: Duration::from_millis(20),
+            ..limits()
+        };
+        let watchdog = manual_watchdog();
+        // A call that computes: its thread keeps running.
+        let computing = CallPool::with("computing", limits, watchdog);
+        let stop = Arc::new(AtomicBool::new(false));
+        let spinning = Arc::new(AtomicBool::new(false));
+        let quick = Arc::new(AtomicBool::new(false));
+        for ran in [spinning.clone(), quick.clone()] {
+            let stop = stop.clone();
+            computing
+                .submit(Job {
+                    queued: Instant::now(),
+                    run: Box::new(move || {
+                        ran.store(true, SeqCst);
+                        while !stop.load(SeqCst) {
+                            std::hint::spin_loop();
+                        }
+                    }),
+                })
+                .unwrap();
+        }
+        wait_until("the computing call started", || spinning.load(SeqCst));
+        std::thread::sleep(limits.stall_after * 2);
+        assert!(watchdog.look_now(), "a call is queued: saturated");
+        assert_eq!(
+            computing.threads(),
+            1,
+            "running, not yet busy_stall: not stuck"
+        );
+        assert!(!quick.load(SeqCst));
+        // A call that sleeps: its thread is asleep in it.
+        let blocking = CallPool::with("blocking", limits, watchdog);
+        let gate = Gate::new();
+        gate.call(&blocking);
+        gate.call(&blocking);
+        wait_until("the first call started", || gate.started() == 1);
+        wait_until("the second call got a thread", || {
+            watchdog.look_now();
+            blocking.threads() == 2
+        });
+        wait_until("the second call started", || gate.started() == 2);
+        assert_eq!(
+            computing.threads(),
+            1,
+            "the computing pool still has one thread"
+        );
+        stop.store(true, SeqCst);
+        gate.open();
+        wait_until("the calls finished", || {
+            gate.finished() == 2 && quick.load(SeqCst)
+        });
+    }
+
+    #[test]
+    fn a_call_that_waited_past_queue_stall_adds_a_thread_up_to_cpus() {
+        let limits = PoolLimits {
+            cpus: 2,
+            queue_stall: Duration::from_secs(1),
+            ..limits()
+        };
+        let watchdog = manual_watchdog();
+        let pool = CallPool::with("test", limits, watchdog);
+        // What the watchdog's look takes: the longest a call taken since
+        // the last look waited in the queue.
+        let waited = |wait: Duration| {
+            pool.shared
+                .longest_wait
+                .store(wait.as_nanos() as u64, SeqCst)
+        };
+        let gate = Gate::new();
+        gate.call(&pool);
+        wait_until("the first call started", || gate.started() == 1);
+        gate.call(&pool);
+        waited(Duration::ZERO);
+        assert!(watchdog.look_now(), "a call is queued: saturated");
+        assert_eq!(pool.threads(), 1, "no call waited long");
+        waited(limits.queue_stall);
+        watchdog.look_now();
+        assert_eq!(pool.threads(), 2, "a call waited queue_stall");
+        wait_until("the second call started", || gate.started() == 2);
+        gate.call(&pool);
+        waited(HOUR);
+        assert!(watchdog.look_now(), "a call is queued: saturated");
+        assert_eq!(pool.threads(), 2, "no more than cpus threads for waits");
+        gate.open();
+        wait_until("the calls finished", || gate.finished() == 3);
+    }
+
+    #[test]
+    fn a_pool_never_grows_past_max_threads() {
+        let limits = PoolLimits {
+            max_threads: 3,
+            stall_after: Duration::from_millis(10),
+            busy_stall: Duration::from_millis(10),
+            ..limits()
+        };
+        let watchdog = manual_watchdog();
+        let pool = CallPool::with("test", limits, watchdog);
+        let gate = Gate::new();
+        for _ in 0..4 {
+            gate.call(&pool);
+        }
+        wait_until("three calls started", || {
+            watchdog.look_now();
+            gate.started() == 3
+        });
+        // Three threads stuck in calls, a fourth call waiting: only the
+        // cap keeps the watchdog from adding a thread.
+        std::thread::sleep(limits.busy_stall * 2);
+        assert!(pool.shared.saturated() && pool.shared.stalled());
+        watchdog.look_now();
+        assert_eq!(pool.threads(), 3);
+        assert_eq!(gate.started(), 3);
+        gate.open();
+        wait_until("all four calls finished", || gate.finished() == 4);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn idle_threads_leave_after_idle_exit_down_to_the_last() {
+        let limits = PoolLimits {
+            idle_exit: Duration::from_millis(50),
+            ..limits()
+        };
+        let pool = CallPool::with("test", limits, manual_watchdog());
+        let gate = Gate::new();
+        for _ in 0..3 {
+            gate.call(&pool);
+        }
+        wait_until("the first call started", || gate.started() == 1);
+        pool.shared.grow().unwrap();
+        pool.shared.grow().unwrap();
+        wait_until("three threads are in calls", || gate.started() == 3);
+        assert_eq!(pool.threads(), 3);
+        gate.open();
+        wait_until("two threads left", || {
+            pool.threads() == 1 && pool.shared.lock_workers().len() == 1
+        });
+        // The last stays, however long it waits.
+        std::thread::sleep(limits.idle_exit * 4);
+        assert_eq!(pool.threads(), 1);
+        let tid = call_now(&pool, current_tid);
+        assert!(tid.is_some());
+        let listed: Vec<_> = pool.shared.lock_workers().iter().map(|w| w.tid).collect();
+        assert_eq!(listed, [tid], "the watchdog sees the thread that stayed");
+    }
+
+    #[test]
+    fn a_running_watchdog_sleeps_until_a_pool_saturates_and_grows_it_when_stalled() {
+        let watchdog = Watchdog::start(Duration::from_millis(1));
+        wait_until("the watchdog sleeps", || watchdog.asleep.load(SeqCst));
+        let limits = PoolLimits {
+            stall_after: Duration::from_millis(10),
+            busy_stall: Duration::from_millis(10),
+            ..limits()
+        };
+        // Joining takes the watchdog's lock, which it does not hold asleep.
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || tx.send(CallPool::with("test", limits, watchdog)));
+        let pool = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("a pool joins a sleeping watchdog");
+        let gate = Gate::new();
+        gate.call(&pool);
+        wait_until("the first call started", || gate.started() == 1);
+        // No test looks: the watchdog, woken by the queued call, does.
+        gate.call(&pool);
+        wait_until("the watchdog added a thread for the second call", || {
+            gate.started() == 2
+        });
+        assert_eq!(pool.threads(), 2);
+        gate.open();
+        wait_until("the calls finished", || gate.finished() == 2);
+        wait_until("the watchdog sleeps again", || watchdog.asleep.load(SeqCst));
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn fast_calls_share_one_thread() {
@@ -484,7 +1029,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn calls_that_compute_for_a_while_get_a_thread_per_cpu() {
-        if cpus() < 2 {
+        if std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
             return; // one thread per CPU is what a one-CPU machine has
         }
         let pool = Arc::new(CallPool::new("test"));
