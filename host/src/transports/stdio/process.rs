@@ -519,14 +519,31 @@ pub(super) fn spawn_child(spec: &PluginSpec) -> std::io::Result<Child> {
         CALL_TIMEOUT_ENV,
         spec.call_timeout.as_millis().max(1).to_string(),
     );
-    let mut attempts = 0;
+    retry_busy_file(FIXED.plugin_spawn_retries, FIXED.plugin_spawn_retry, || {
+        command.spawn()
+    })
+}
+
+/// `ETXTBSY` on Linux: the file to execute is open for writing.
+const TEXT_FILE_BUSY: i32 = 26;
+
+/// Runs `attempt` until it succeeds, fails with an error other than
+/// `ETXTBSY`, or has failed with `ETXTBSY` `retries + 1` times (the first
+/// try and `retries` retries, `pause` apart); returns its last result.
+///
+/// `ETXTBSY`: some process still has the plugin file open for writing (it
+/// was just copied in); that clears quickly.
+fn retry_busy_file<T>(
+    retries: usize,
+    pause: Duration,
+    mut attempt: impl FnMut() -> std::io::Result<T>,
+) -> std::io::Result<T> {
+    let mut retried = 0;
     loop {
-        match command.spawn() {
-            // ETXTBSY: another thread of some process still has the file
-            // open for writing (it was just copied in); it clears quickly.
-            Err(e) if e.raw_os_error() == Some(26) && attempts < FIXED.plugin_spawn_retries => {
-                attempts += 1;
-                std::thread::sleep(FIXED.plugin_spawn_retry);
+        match attempt() {
+            Err(e) if e.raw_os_error() == Some(TEXT_FILE_BUSY) && retried < retries => {
+                retried += 1;
+                std::thread::sleep(pause);
             }
             other => return other,
         }
@@ -880,7 +897,75 @@ fn describe_status(status: &std::io::Result<ExitStatus>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::is_host_secret;
+    use std::time::Duration;
+
+    use super::{is_host_secret, retry_busy_file, TEXT_FILE_BUSY};
+
+    /// Runs `retry_busy_file` with `retries` over an attempt that fails
+    /// with `failures` errors made by `error` and then succeeds; returns its
+    /// result and the number of attempts. Panics at the 100th attempt (a
+    /// retry without bound).
+    fn retried(
+        retries: usize,
+        failures: usize,
+        error: fn() -> std::io::Error,
+    ) -> (std::io::Result<&'static str>, usize) {
+        let mut attempts = 0;
+        let result = retry_busy_file(retries, Duration::ZERO, || {
+            attempts += 1;
+            assert!(attempts < 100, "retried without bound");
+            if attempts <= failures {
+                Err(error())
+            } else {
+                Ok("started")
+            }
+        });
+        (result, attempts)
+    }
+
+    fn busy() -> std::io::Error {
+        std::io::Error::from_raw_os_error(TEXT_FILE_BUSY)
+    }
+
+    #[test]
+    fn a_busy_file_is_tried_once_more_per_retry_and_no_more() {
+        for retries in [0, 1, 5] {
+            // Up to `retries` busy failures: the next attempt succeeds.
+            for failures in 0..=retries {
+                let (result, attempts) = retried(retries, failures, busy);
+                assert_eq!(
+                    result.unwrap(),
+                    "started",
+                    "{retries} retries, {failures} busy"
+                );
+                assert_eq!(attempts, failures + 1, "{retries} retries, {failures} busy");
+            }
+            // One busy failure more: that is the error, after the first
+            // attempt and `retries` retries.
+            for failures in [retries + 1, retries + 2, retries + 50] {
+                let (result, attempts) = retried(retries, failures, busy);
+                let err = result.unwrap_err();
+                assert_eq!(err.raw_os_error(), Some(TEXT_FILE_BUSY), "{err}");
+                assert_eq!(attempts, retries + 1, "{retries} retries, {failures} busy");
+            }
+        }
+    }
+
+    #[test]
+    fn any_other_error_is_returned_at_once() {
+        fn not_found() -> std::io::Error {
+            std::io::Error::from_raw_os_error(2)
+        }
+        fn no_os_error() -> std::io::Error {
+            std::io::Error::other("the host exited")
+        }
+        for error in [not_found as fn() -> std::io::Error, no_os_error] {
+            let (result, attempts) = retried(5, 1, error);
+            let err = result.unwrap_err();
+            assert_eq!(err.to_string(), error().to_string());
+            assert_eq!(attempts, 1, "{err}");
+        }
+    }
 
     #[test]
     fn plugins_inherit_everything_but_the_host_s_credentials_and_configs() {

@@ -767,3 +767,77 @@ async fn a_plugin_file_held_open_for_writing_fails_after_a_bounded_retry() {
         "{err}"
     );
 }
+
+/// Sends `signal` to process `pid`.
+fn kill(pid: u32, signal: rustix::process::Signal) {
+    let pid = rustix::process::Pid::from_raw(pid as i32).expect("a process id");
+    rustix::process::kill_process(pid, signal).unwrap();
+}
+
+#[tokio::test]
+async fn a_request_no_process_took_is_tried_on_three_processes_and_gets_the_second_s_death() {
+    // Never reads its input and never exits on its own.
+    let p = plugin("exec sleep 1000");
+    // Every request line carries the config, and so does the probe each
+    // process is sent first: longer than one write batch, the probe is
+    // written alone, and longer than a pipe holds, it is never written
+    // whole. A call queued behind it is never written: when its process
+    // dies, it comes back unsent.
+    let pad = "x".repeat(2 * FIXED.plugin_write_batch);
+    let pool = Arc::new(p.pool(json!({"processes": 3, "pad": pad, "pluginTimeoutMs": 60000})));
+    let restarts = |pool: &PluginPool| pool.processes().unwrap().restarts;
+    let mut call = {
+        let pool = pool.clone();
+        tokio::spawn(async move { get(&pool, "a").await })
+    };
+    // Waits (bounded) until `done`; a call that ended first fails the test.
+    async fn until(
+        call: &mut tokio::task::JoinHandle<Result<Value, ProviderError>>,
+        done: impl Fn() -> bool,
+        what: &str,
+    ) {
+        for _ in 0..500 {
+            if call.is_finished() {
+                panic!("the call ended before {what}: {:?}", call.await);
+            }
+            if done() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("{what} did not happen");
+    }
+    // The call started all three processes and, all being idle, went to
+    // the first in rotation order; each retry starts the rotation one
+    // further, where a process is idle too (the slot of a dead one is
+    // refilled at once: one failure does not back off).
+    until(
+        &mut call,
+        || pool.pids().len() == 3,
+        "all three processes started",
+    )
+    .await;
+    let pids = pool.pids();
+    kill(pids[0], rustix::process::Signal::KILL);
+    until(&mut call, || restarts(&pool) == 1, "a second attempt").await;
+    kill(pids[1], rustix::process::Signal::TERM);
+    until(&mut call, || restarts(&pool) == 2, "a third attempt").await;
+    kill(pids[2], rustix::process::Signal::USR1);
+    let err = tokio::time::timeout(Duration::from_secs(30), call)
+        .await
+        .expect("the call was tried a fourth time")
+        .unwrap()
+        .unwrap_err();
+    // Unsent three times: the call gives up with the second process's
+    // death (the first's: SIGKILL, the third's: SIGUSR1), and looks for no
+    // fourth process (the third's slot is not refilled).
+    assert_eq!(err.code, "plugin_crashed", "{err}");
+    assert!(err.message.contains("SIGTERM"), "{err}");
+    assert_eq!(restarts(&pool), 2);
+    let left = pool.pids();
+    assert_eq!(left.len(), 2, "{left:?}");
+    assert!(
+        left.iter().all(|pid| !pids.contains(pid)),
+        "{left:?} {pids:?}"
+    );
+}
