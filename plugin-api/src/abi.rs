@@ -38,6 +38,10 @@
 //!   when missing (how [`AsyncModule`] was added in 1.1). Existing modules
 //!   and provider objects never change. `plugin-api/tests/frozen_interface.rs`
 //!   keeps checking that a 1.0 library loads and serves.
+//! * The manifest and the payloads are JSON: they gain optional fields in a
+//!   minor version, which older hosts ignore and which newer hosts treat
+//!   as absent in older libraries (1.2 added the manifest's
+//!   `resultsChecked`).
 //! * Changing or removing anything that exists bumps the major version, and
 //!   every adapter must be rebuilt; the host refuses other majors with a
 //!   one-line "version mismatch" error.

@@ -92,6 +92,7 @@ pub mod error;
 pub mod ffi;
 #[cfg(feature = "http")]
 pub mod http;
+mod json_text;
 pub mod log;
 pub mod methods;
 mod panic;
@@ -108,6 +109,7 @@ pub use abi_stable;
 pub use async_trait::async_trait;
 pub use context::CallContext;
 pub use error::{Error, ErrorKind};
+pub use json_text::JsonText;
 pub use methods::{Capability, Method, ResultKind};
 pub use sdk::*;
 pub use stdio::{serve, serve_stdio, MAX_IN_FLIGHT};

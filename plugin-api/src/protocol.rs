@@ -116,6 +116,13 @@ pub struct Manifest {
     /// capability, from plugins that check configs (SDK 1.1 and later).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_check: Option<ConfigCheck>,
+    /// Every result the adapter returns is one JSON value by construction
+    /// (set by the SDK since interface 1.2: results are serde-encoded or a
+    /// [`crate::JsonText`]). The host then takes a library's results without
+    /// parsing them again; without it (older libraries, hand-written ones)
+    /// it checks each result. Stdio answers are parsed anyway.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub results_checked: bool,
 }
 
 /// One (capability, provider name) pair a library offers.

@@ -27,8 +27,8 @@
 //! cache of upstream answers, records encoded once when they change) can
 //! skip both by implementing `encoded_answer` on its trait: it is asked
 //! first, with the method and the JSON payload, and returns `Some` with the
-//! JSON result (or an error), or `None` to let the typed method answer. The
-//! mock adapter (`sample-plugins/opsorch-mock/src/incident.rs`) answers
+//! result as a [`JsonText`] (or an error), or `None` to let the typed method
+//! answer. The mock adapter (`sample-plugins/opsorch-mock/src/incident.rs`) answers
 //! `incident.query` and `incident.list` this way.
 
 use std::sync::Arc;
@@ -39,6 +39,7 @@ use serde::Serialize;
 
 use crate::context::CallContext;
 use crate::error::Error;
+use crate::json_text::JsonText;
 use crate::methods::{Capability, Method};
 use crate::protocol::{
     CompleteStepPayload, IdPayload, Manifest, PlanIdPayload, ProviderEntry, RunIdPayload,
@@ -90,10 +91,11 @@ macro_rules! provider_traits {
                 /// each call of this capability's methods: return `None`
                 /// (the default) to let the typed method answer, or `Some`
                 /// with the JSON text of exactly what the typed method's
-                /// result would encode to (or an error). The host checks
-                /// that the text is one JSON value, as it does every result.
+                /// result would encode to (or an error). [`JsonText`] is
+                /// one JSON value by construction, so the host does not
+                /// parse it again.
                 #[allow(unused_variables)]
-                fn encoded_answer(&self, method: Method, payload: &str) -> Option<Result<String>> {
+                fn encoded_answer(&self, method: Method, payload: &str) -> Option<Result<JsonText>> {
                     None
                 }
             }
@@ -121,11 +123,12 @@ macro_rules! provider_traits {
                 /// each call of this capability's methods: return `None`
                 /// (the default) to let the typed method answer, or `Some`
                 /// with the JSON text of exactly what the typed method's
-                /// result would encode to (or an error). The host checks
-                /// that the text is one JSON value, as it does every result.
+                /// result would encode to (or an error). [`JsonText`] is
+                /// one JSON value by construction, so the host does not
+                /// parse it again.
                 /// It runs where the call is polled and must not block.
                 #[allow(unused_variables)]
-                fn encoded_answer(&self, method: Method, payload: &str) -> Option<Result<String>> {
+                fn encoded_answer(&self, method: Method, payload: &str) -> Option<Result<JsonText>> {
                     None
                 }
             }
@@ -138,7 +141,7 @@ macro_rules! provider_traits {
                     }
                 )*
 
-                fn encoded_answer(&self, method: Method, payload: &str) -> Option<Result<String>> {
+                fn encoded_answer(&self, method: Method, payload: &str) -> Option<Result<JsonText>> {
                     self.0.encoded_answer(method, payload)
                 }
             }
@@ -152,7 +155,7 @@ macro_rules! provider_traits {
         impl AnyProvider {
             /// The provider's [`encoded_answer`](IncidentProvider::encoded_answer)
             /// to a call of one of its capability's methods.
-            fn encoded_answer(&self, method: Method, payload: &str) -> Option<Result<String>> {
+            fn encoded_answer(&self, method: Method, payload: &str) -> Option<Result<JsonText>> {
                 match self {
                     $(AnyProvider::$cap(p) => p.encoded_answer(method, payload),)*
                 }
@@ -422,6 +425,9 @@ impl Adapter {
                 })
                 .collect(),
             config_check: None,
+            // Every result goes through `dispatch`: serde-encoded, or a
+            // `JsonText` from `encoded_answer`.
+            results_checked: true,
         }
     }
 
@@ -605,7 +611,7 @@ async fn dispatch(
     use Method as M;
     if method.capability() == capability {
         if let Some(answer) = provider.encoded_answer(method, payload) {
-            return answer;
+            return answer.map(JsonText::into_string);
         }
     }
     let p = provider;

@@ -5,15 +5,15 @@ use async_trait::async_trait;
 use opsorch_plugin_api::schema::{Incident, Service, ServiceQuery};
 use opsorch_plugin_api::{
     Adapter, AsyncServiceProvider, CallContext, Capability, Config, Error, IncidentProvider,
-    Method, Result,
+    JsonText, Method, Result,
 };
 
 struct Cached;
 
 impl IncidentProvider for Cached {
-    fn encoded_answer(&self, method: Method, payload: &str) -> Option<Result<String>> {
+    fn encoded_answer(&self, method: Method, payload: &str) -> Option<Result<JsonText>> {
         match method {
-            Method::IncidentList => Some(Ok(r#"[{"id":"cached"}]"#.into())),
+            Method::IncidentList => Some(JsonText::parse(r#"[{"id":"cached"}]"#)),
             Method::IncidentGet if payload.contains("gone") => {
                 Some(Err(Error::not_found("gone from the cache")))
             }
@@ -33,8 +33,8 @@ struct AsyncCached;
 
 #[async_trait]
 impl AsyncServiceProvider for AsyncCached {
-    fn encoded_answer(&self, method: Method, _payload: &str) -> Option<Result<String>> {
-        (method == Method::ServiceQuery).then(|| Ok("[]".into()))
+    fn encoded_answer(&self, method: Method, _payload: &str) -> Option<Result<JsonText>> {
+        (method == Method::ServiceQuery).then(|| Ok(JsonText::array([])))
     }
 
     async fn query(&self, _context: &CallContext, _query: ServiceQuery) -> Result<Vec<Service>> {
@@ -87,4 +87,20 @@ fn decode_payload_reports_a_bad_payload_as_bad_request() {
     let e = opsorch_plugin_api::decode_payload::<ServiceQuery>(r#"{"limit":"x"}"#).unwrap_err();
     assert_eq!(e.code(), "bad_request");
     assert!(e.to_string().contains("invalid payload: "), "{e}");
+}
+
+#[test]
+fn the_sdk_s_manifest_says_its_results_are_checked() {
+    // Every result is serde-encoded or a `JsonText`: the host may take a
+    // library's results without parsing them again.
+    let manifest = adapter().manifest();
+    assert!(manifest.results_checked);
+    let text = serde_json::to_string(&manifest).unwrap();
+    assert!(text.contains(r#""resultsChecked":true"#), "{text}");
+    // Absent (older SDKs, other implementations): not checked.
+    let older: opsorch_plugin_api::protocol::Manifest = serde_json::from_str(
+        r#"{"name":"x","version":"1","interfaceVersion":"1.1.0","providers":[]}"#,
+    )
+    .unwrap();
+    assert!(!older.results_checked);
 }

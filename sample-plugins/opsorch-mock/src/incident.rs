@@ -15,7 +15,7 @@ use opsorch_plugin_api::schema::{
     CreateIncidentInput, Incident, IncidentQuery, TimelineAppendInput, TimelineEntry, Timestamp,
     UpdateIncidentInput,
 };
-use opsorch_plugin_api::{decode_payload, Error, IncidentProvider, Method, Result};
+use opsorch_plugin_api::{decode_payload, Error, IncidentProvider, JsonText, Method, Result};
 use serde_json::Value;
 
 use crate::catalog::BASE_URL;
@@ -40,17 +40,19 @@ struct State {
 /// [`State::edit`], which encodes it again.
 struct Stored {
     incident: Incident,
-    json: Box<str>,
+    json: JsonText,
 }
 
 impl Stored {
     fn new(incident: Incident) -> Result<Stored> {
-        let json = serde_json::to_string(&incident)
-            .map_err(|e| Error::internal(format!("encoding incident {}: {e}", incident.id)))?;
-        Ok(Stored {
-            incident,
-            json: json.into_boxed_str(),
-        })
+        let json = JsonText::encode(&incident).map_err(|e| {
+            Error::internal(format!(
+                "encoding incident {}: {}",
+                incident.id,
+                e.message()
+            ))
+        })?;
+        Ok(Stored { incident, json })
     }
 }
 
@@ -72,32 +74,18 @@ impl MockIncidents {
 
     /// `incident.query`'s answer: the matching incidents' encodings, newest
     /// first.
-    fn query_json(&self, q: &IncidentQuery) -> String {
+    fn query_json(&self, q: &IncidentQuery) -> JsonText {
         let state = read(&self.state);
-        json_array(
+        JsonText::array(
             state
                 .incidents
                 .iter()
                 .rev()
                 .filter(|s| matches(&s.incident, q))
                 .take(limit_of(q.limit))
-                .map(|s| &*s.json),
+                .map(|s| &s.json),
         )
     }
-}
-
-/// A JSON array of already encoded values.
-fn json_array<'a>(items: impl Iterator<Item = &'a str>) -> String {
-    let mut out = String::with_capacity(4096);
-    out.push('[');
-    for (n, item) in items.enumerate() {
-        if n > 0 {
-            out.push(',');
-        }
-        out.push_str(item);
-    }
-    out.push(']');
-    out
 }
 
 /// The environment an incident or alert belongs to: `fields.environment`,
@@ -164,15 +152,15 @@ impl State {
 }
 
 impl IncidentProvider for MockIncidents {
-    fn encoded_answer(&self, method: Method, payload: &str) -> Option<Result<String>> {
+    fn encoded_answer(&self, method: Method, payload: &str) -> Option<Result<JsonText>> {
         match method {
             Method::IncidentQuery => {
                 Some(decode_payload(payload).map(|q: IncidentQuery| self.query_json(&q)))
             }
             Method::IncidentList => {
                 let state = read(&self.state);
-                Some(Ok(json_array(
-                    state.incidents.iter().rev().map(|s| &*s.json),
+                Some(Ok(JsonText::array(
+                    state.incidents.iter().rev().map(|s| &s.json),
                 )))
             }
             _ => None,
@@ -337,6 +325,7 @@ mod tests {
     fn answer(m: &MockIncidents, method: Method, payload: &str) -> Result<String> {
         m.encoded_answer(method, payload)
             .expect("incident.query and incident.list are answered encoded")
+            .map(JsonText::into_string)
     }
 
     /// What the typed methods answer, encoded.

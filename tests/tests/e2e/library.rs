@@ -269,7 +269,7 @@ fn plugin_inspect_prints_the_manifest() {
     let (ok, text) = inspect(&library("opsorch_mock"));
     assert!(ok, "{text}");
     assert!(text.contains("name:       opsorch-mock"), "{text}");
-    assert!(text.contains("interface:  1.1.0 (host 1.1.0)"), "{text}");
+    assert!(text.contains("interface:  1.2.0 (host 1.2.0)"), "{text}");
     for cap in ROUTED.iter().chain(["secret"].iter()) {
         let line = text
             .lines()
@@ -284,7 +284,7 @@ fn plugin_inspect_prints_the_manifest() {
 fn plugin_inspect_explains_a_refusal() {
     let (ok, text) = inspect(&library("opsorch_incompatible"));
     assert!(!ok, "{text}");
-    assert!(text.contains("interface:  2.0.0 (host 1.1.0)"), "{text}");
+    assert!(text.contains("interface:  2.0.0 (host 1.2.0)"), "{text}");
     assert!(text.contains("accepted:   no"), "{text}");
     let dir = TempDir::new("inspect");
     std::fs::write(dir.path().join("x.so"), "text").unwrap();

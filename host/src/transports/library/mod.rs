@@ -109,6 +109,16 @@ impl LoadedLibrary {
             "asked the adapter library to stop its runtime");
     }
 
+    /// How its providers' results are taken: as they are when the manifest
+    /// vouches for them, else checked.
+    fn results(&self) -> Results {
+        if self.manifest.results_checked {
+            Results::Vouched
+        } else {
+            Results::Check
+        }
+    }
+
     /// The (capability, provider name) pairs, validated against the method table.
     pub fn providers(&self) -> impl Iterator<Item = (Capability, &str)> {
         self.manifest
@@ -363,7 +373,10 @@ impl ProviderFactory for LibraryFactory {
         let object = match self.library.async_module {
             Some(module) => match module.new_provider()(cap, name, config) {
                 RResult::ROk(object) if !object.is_blocking() => {
-                    return Ok(Arc::new(AsyncLibraryProvider { object }));
+                    return Ok(Arc::new(AsyncLibraryProvider {
+                        object,
+                        results: self.library.results(),
+                    }));
                 }
                 RResult::ROk(object) => SyncObject::Current(object),
                 RResult::RErr(e) => return Err(failed(e)),
@@ -376,6 +389,7 @@ impl ProviderFactory for LibraryFactory {
         Ok(Arc::new(LibraryProvider {
             object: Arc::new(object),
             pool: CallPool::new(&self.library.manifest.name),
+            results: self.library.results(),
         }))
     }
 
@@ -410,9 +424,26 @@ impl SyncObject {
     }
 }
 
+/// Whether a library's results are checked before they are passed on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Results {
+    /// Checked to be one JSON value (`invalid_result` otherwise).
+    Check,
+    /// Passed on as they are: the library's manifest says `resultsChecked`
+    /// (built with the SDK since interface 1.2, whose types make every
+    /// result one JSON value). Parsing a result costs more than the rest of
+    /// a fast call's way through the host (docs/BENCHMARKS.md).
+    Vouched,
+}
+
 /// The JSON result of a library call, or its error.
-fn result(method: Method, out: RResult<RString, AbiError>) -> Result<Json, ProviderError> {
+fn result(
+    method: Method,
+    out: RResult<RString, AbiError>,
+    results: Results,
+) -> Result<Json, ProviderError> {
     match out {
+        RResult::ROk(json) if results == Results::Vouched => Ok(Json::vouched_for(json)),
         RResult::ROk(json) => Json::check(json).map_err(|_| {
             ProviderError::new("invalid_result", format!("{method} returned invalid JSON"))
         }),
@@ -427,6 +458,7 @@ fn result(method: Method, out: RResult<RString, AbiError>) -> Result<Json, Provi
 /// polled in the request's task.
 struct AsyncLibraryProvider {
     object: AsyncProviderObject,
+    results: Results,
 }
 
 impl Provider for AsyncLibraryProvider {
@@ -450,9 +482,10 @@ impl Provider for AsyncLibraryProvider {
             RStr::from_str(method.name()),
             RString::from(payload),
         );
+        let results = self.results;
         Box::pin(async move {
             match (CatchPanic { future }).await {
-                Some(out) => result(method, out),
+                Some(out) => result(method, out, results),
                 None => Err(ProviderError::of_kind(
                     ErrorKind::AdapterPanic,
                     codes::ADAPTER_PANIC,
@@ -492,11 +525,13 @@ impl std::future::Future for CatchPanic {
 struct LibraryProvider {
     object: Arc<SyncObject>,
     pool: CallPool,
+    results: Results,
 }
 
 impl Provider for LibraryProvider {
     fn call(&self, method: Method, payload: String) -> ProviderFuture<'_> {
         let object = self.object.clone();
+        let results = self.results;
         Box::pin(async move {
             // The result is checked on the pool thread too, and kept in the
             // library's own string until it is written out.
@@ -505,6 +540,7 @@ impl Provider for LibraryProvider {
                     result(
                         method,
                         object.call(RStr::from_str(method.name()), RStr::from_str(&payload)),
+                        results,
                     )
                 })
                 .await
@@ -612,6 +648,7 @@ mod tests {
                 TD_Opaque,
             ))),
             pool: CallPool::new("fixed"),
+            results: Results::Check,
         }
     }
 
@@ -900,6 +937,9 @@ mod tests {
 
         impl Echo {
             fn answer(&self, path: &str, method: RStr<'_>, payload: &str, extra: Value) -> RString {
+                if let Some(text) = payload.strip_prefix("answer ") {
+                    return format!("{path}: {text}").into();
+                }
                 json!({
                     "path": path,
                     "built": self.built,
@@ -1002,6 +1042,11 @@ mod tests {
         /// A library offering incident provider `standin`; `asynchronous`
         /// says whether it has the 1.1 module.
         fn library(asynchronous: bool) -> Arc<LoadedLibrary> {
+            library_vouching(asynchronous, false)
+        }
+
+        /// The same, whose manifest says `resultsChecked` or not.
+        fn library_vouching(asynchronous: bool, results_checked: bool) -> Arc<LoadedLibrary> {
             let entry = |capability: &str, name: &str| ProviderEntry {
                 capability: capability.into(),
                 name: name.into(),
@@ -1014,6 +1059,7 @@ mod tests {
                     interface_version: "1.1.0".into(),
                     providers: vec![entry("incident", "standin"), entry("nonsense", "other")],
                     config_check: None,
+                    results_checked,
                 },
                 module: AdapterModule {
                     manifest,
@@ -1081,6 +1127,36 @@ mod tests {
             assert_eq!(answer["path"], "legacy", "{answer}");
             assert_eq!(answer["built"], built, "{answer}");
             assert_eq!(answer["method"], "incident.get", "{answer}");
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn results_are_checked_unless_the_manifest_vouches_for_them() {
+            // The async path, the blocking path on the pool and a 1.0 library.
+            let paths = [(true, "{}", "async"), (true, r#"{"blocking":1}"#, "sync")];
+            for (asynchronous, config, path) in paths.into_iter().chain([(false, "{}", "legacy")]) {
+                let config: Value = serde_json::from_str(config).unwrap();
+                for results_checked in [false, true] {
+                    let factory = LibraryFactory {
+                        library: library_vouching(asynchronous, results_checked),
+                        name: "standin".into(),
+                    };
+                    let provider = factory
+                        .create(Capability::Incident, &self::config(config.clone()))
+                        .unwrap();
+                    let out = provider
+                        .call(Method::IncidentGet, "answer [1,".into())
+                        .await;
+                    if results_checked {
+                        // Taken as it is: the text was not parsed.
+                        let text = out.unwrap().into_bytes();
+                        assert_eq!(&text[..], format!("{path}: [1,").as_bytes());
+                    } else {
+                        let error = out.unwrap_err();
+                        assert_eq!(error.code, "invalid_result", "{path}");
+                        assert_eq!(error.message, "incident.get returned invalid JSON");
+                    }
+                }
+            }
         }
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
