@@ -91,11 +91,11 @@ pub fn json_string(out: &mut Vec<u8>, text: &str, max_chars: usize) {
     // Printable ASCII other than `"` and `\` is written as it is: copied
     // in one piece, up to the first byte that is not (most values are all
     // such bytes; one char each, so the count below stays right).
-    let plain = text
-        .bytes()
-        .take(max_chars)
-        .take_while(|&b| matches!(b, b' '..=b'~') && b != b'"' && b != b'\\')
-        .count();
+    let head = &text.as_bytes()[..text.len().min(max_chars)];
+    let plain = head
+        .iter()
+        .position(|&b| !matches!(b, b' '..=b'~') || b == b'"' || b == b'\\')
+        .unwrap_or(head.len());
     out.extend_from_slice(&text.as_bytes()[..plain]);
     let mut buf = [0u8; 4];
     for (count, c) in text[plain..].chars().enumerate() {
