@@ -66,3 +66,17 @@ fn host_loads_a_library_built_against_interface_1_0_and_serves_it() {
     assert_eq!(r.status, 404, "{}", r.text());
     assert_eq!(r.error_code(), "not_found");
 }
+
+#[test]
+fn the_host_checks_the_results_of_a_1_0_library() {
+    // A 1.0 manifest has no `resultsChecked`: every result is parsed.
+    let library = build_frozen_fixture();
+    let out = Command::new(opsorch_e2e::binary("opsorch"))
+        .args(["plugin", "inspect"])
+        .arg(&library)
+        .output()
+        .expect("run opsorch plugin inspect");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("results:    checked by the host"), "{text}");
+}

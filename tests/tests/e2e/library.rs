@@ -270,6 +270,10 @@ fn plugin_inspect_prints_the_manifest() {
     assert!(ok, "{text}");
     assert!(text.contains("name:       opsorch-mock"), "{text}");
     assert!(text.contains("interface:  1.2.0 (host 1.2.0)"), "{text}");
+    assert!(
+        text.contains("results:    one JSON value by construction (SDK 1.2+)"),
+        "{text}"
+    );
     for cap in ROUTED.iter().chain(["secret"].iter()) {
         let line = text
             .lines()

@@ -610,6 +610,12 @@ pub fn inspect(path: &Path) -> (String, bool) {
                 "interface:  {} (host {host})\n",
                 m.interface_version
             ));
+            out.push_str(match library.results() {
+                Results::Vouched => {
+                    "results:    one JSON value by construction (SDK 1.2+), passed on as they are\n"
+                }
+                Results::Check => "results:    checked by the host\n",
+            });
             out.push_str("providers:\n");
             for p in &m.providers {
                 out.push_str(&format!("  {:<14} {}\n", p.capability, p.name));
