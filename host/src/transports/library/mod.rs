@@ -288,7 +288,7 @@ pub fn register_libraries_collecting(
     metrics: Option<&Metrics>,
 ) -> Vec<LoadError> {
     let mut failures: Vec<LoadError> = Vec::new();
-    let mut owners: Vec<((Capability, String), PathBuf)> = Vec::new();
+    let mut owners = Owners::default();
     for dir in dirs {
         let files = match library_files(dir) {
             Ok(files) => files,
@@ -305,26 +305,7 @@ pub fn register_libraries_collecting(
                     continue;
                 }
             };
-            for (capability, name) in library.providers() {
-                let key = (capability, name.to_ascii_lowercase());
-                let factory = Arc::new(LibraryFactory {
-                    library: library.clone(),
-                    name: name.to_string(),
-                });
-                if registry.register(capability, name, factory).is_err() {
-                    let other = owners
-                        .iter()
-                        .find(|(k, _)| *k == key)
-                        .map(|(_, p)| format!(" (already registered by {})", p.display()))
-                        .unwrap_or_else(|| " (already registered by a built-in provider)".into());
-                    failures.push(LoadError {
-                        path: library.path.clone(),
-                        reason: format!("duplicate {capability} provider `{name}`{other}"),
-                    });
-                } else {
-                    owners.push((key, library.path.clone()));
-                }
-            }
+            failures.extend(owners.register(&library, registry));
             tracing::info!(
                 library = %library.manifest.name,
                 version = %library.manifest.version,
@@ -343,6 +324,46 @@ pub fn register_libraries_collecting(
         }
     }
     failures
+}
+
+/// Which library file registered each (capability, lower-case provider
+/// name) pair, so that a refused duplicate can name it.
+#[derive(Default)]
+struct Owners(Vec<((Capability, String), PathBuf)>);
+
+impl Owners {
+    /// Registers every provider of `library`; returns one error per pair
+    /// already taken, naming the library file that took it, or a built-in
+    /// provider when no library did.
+    fn register(
+        &mut self,
+        library: &Arc<LoadedLibrary>,
+        registry: &mut ProviderRegistry,
+    ) -> Vec<LoadError> {
+        let mut failures = Vec::new();
+        for (capability, name) in library.providers() {
+            let key = (capability, name.to_ascii_lowercase());
+            let factory = Arc::new(LibraryFactory {
+                library: library.clone(),
+                name: name.to_string(),
+            });
+            if registry.register(capability, name, factory).is_err() {
+                let other = self
+                    .0
+                    .iter()
+                    .find(|(k, _)| *k == key)
+                    .map(|(_, p)| format!(" (already registered by {})", p.display()))
+                    .unwrap_or_else(|| " (already registered by a built-in provider)".into());
+                failures.push(LoadError {
+                    path: library.path.clone(),
+                    reason: format!("duplicate {capability} provider `{name}`{other}"),
+                });
+            } else {
+                self.0.push((key, library.path.clone()));
+            }
+        }
+        failures
+    }
 }
 
 /// Builds providers of one (capability, name) pair of a library.
@@ -1220,6 +1241,76 @@ mod tests {
             current.shutdown(Duration::from_millis(1500));
             assert_eq!(SHUTDOWNS.load(Ordering::SeqCst), 1);
             assert_eq!(SHUTDOWN_MS.load(Ordering::SeqCst), 1500);
+        }
+
+        /// The library of [`library`] at `path`, whose manifest lists
+        /// `providers` (capability, name).
+        fn library_at(
+            path: &str,
+            providers: &[(&str, &str)],
+            asynchronous: bool,
+        ) -> Arc<LoadedLibrary> {
+            let mut library = LoadedLibrary::clone(&library(asynchronous));
+            library.path = PathBuf::from(path);
+            library.manifest.providers = providers
+                .iter()
+                .map(|(capability, name)| ProviderEntry {
+                    capability: (*capability).into(),
+                    name: (*name).into(),
+                })
+                .collect();
+            Arc::new(library)
+        }
+
+        #[test]
+        fn a_provider_taken_is_refused_naming_the_file_or_the_built_in_that_took_it() {
+            let mut registry = ProviderRegistry::new();
+            let built_in = Arc::new(factory(true));
+            registry
+                .register(Capability::Incident, "builtin", built_in)
+                .unwrap();
+            let mut owners = Owners::default();
+            let first = library_at("/plugins/a/libfirst.so", &[("incident", "pager")], true);
+            let second = library_at("/plugins/b/libsecond.so", &[("alert", "pager")], true);
+            let third = library_at(
+                "/plugins/c/libthird.so",
+                &[
+                    ("alert", "Pager"),
+                    ("incident", "own"),
+                    ("incident", "PAGER"),
+                    ("incident", "Builtin"),
+                ],
+                false,
+            );
+            assert_eq!(owners.register(&first, &mut registry), []);
+            assert_eq!(owners.register(&second, &mut registry), []);
+            let refused = |reason: &str| LoadError {
+                path: PathBuf::from("/plugins/c/libthird.so"),
+                reason: reason.into(),
+            };
+            assert_eq!(
+                owners.register(&third, &mut registry),
+                [
+                    refused(
+                        "duplicate alert provider `Pager` (already registered by /plugins/b/libsecond.so)"
+                    ),
+                    refused(
+                        "duplicate incident provider `PAGER` (already registered by /plugins/a/libfirst.so)"
+                    ),
+                    refused(
+                        "duplicate incident provider `Builtin` (already registered by a built-in provider)"
+                    ),
+                ]
+            );
+            // What was not taken is registered, to the library that offers it.
+            let own = registry.get(Capability::Incident, "own").unwrap();
+            assert!(
+                matches!(own.origin(), Origin::Library { file, .. } if file == Path::new("/plugins/c/libthird.so"))
+            );
+            let pager = registry.get(Capability::Alert, "pager").unwrap();
+            assert!(
+                matches!(pager.origin(), Origin::Library { file, .. } if file == Path::new("/plugins/b/libsecond.so"))
+            );
         }
 
         #[test]
