@@ -452,3 +452,72 @@ async fn the_stall_guard_fails_a_write_the_far_end_stops_reading() {
     assert_eq!(err.kind(), std::io::ErrorKind::TimedOut, "{err}");
     assert!(started.elapsed() >= limit);
 }
+
+/// Counts the times it is woken.
+#[derive(Default)]
+struct WakeCount(std::sync::atomic::AtomicUsize);
+
+impl std::task::Wake for WakeCount {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl WakeCount {
+    fn woken(&self) -> usize {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// Polls a stop watch once with `waker`.
+fn poll_watch(watch: &mut super::StopWatch, waker: &std::task::Waker) -> std::task::Poll<()> {
+    let mut cx = std::task::Context::from_waker(waker);
+    std::future::Future::poll(std::pin::Pin::new(watch), &mut cx)
+}
+
+#[test]
+fn stopping_wakes_every_watching_connection_once_and_later_watches_see_it_at_once() {
+    let signal = Arc::new(super::StopSignal::default());
+    let counts = [
+        Arc::new(WakeCount::default()),
+        Arc::new(WakeCount::default()),
+    ];
+    let wakers = counts.clone().map(std::task::Waker::from);
+    let mut watches = [signal.watch(), signal.watch()];
+    for (watch, waker) in watches.iter_mut().zip(&wakers) {
+        assert!(poll_watch(watch, waker).is_pending());
+        // Polled again with the same waker: still waiting, nothing woken.
+        assert!(poll_watch(watch, waker).is_pending());
+    }
+    assert_eq!(signal.lock_wakers().len(), 2);
+    signal.stop();
+    for count in &counts {
+        assert_eq!(count.woken(), 1);
+    }
+    for (watch, waker) in watches.iter_mut().zip(&wakers) {
+        assert!(poll_watch(watch, waker).is_ready());
+    }
+    let mut late = signal.watch();
+    assert!(poll_watch(&mut late, &wakers[0]).is_ready());
+}
+
+#[test]
+fn the_server_s_end_stops_its_connections_and_an_ended_connection_leaves_the_list() {
+    let signal = Arc::new(super::StopSignal::default());
+    let count = Arc::new(WakeCount::default());
+    let waker = std::task::Waker::from(count.clone());
+    let mut ended = signal.watch();
+    assert!(poll_watch(&mut ended, &waker).is_pending());
+    let mut open = signal.watch();
+    assert!(poll_watch(&mut open, &waker).is_pending());
+    assert_eq!(signal.lock_wakers().len(), 2);
+    // A connection that ends takes its waker with it: the list does not
+    // grow with every connection the server has had.
+    drop(ended);
+    assert_eq!(signal.lock_wakers().len(), 1);
+    // The guard the server's future holds stops the rest when it goes.
+    drop(super::StopOnDrop(signal.clone()));
+    assert_eq!(count.woken(), 1);
+    assert!(poll_watch(&mut open, &waker).is_ready());
+    assert!(signal.lock_wakers().is_empty());
+}
