@@ -15,7 +15,10 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 
 use crate::error::Error;
-use crate::Result;
+
+/// This module's result: `sdk::Result` would make an import cycle (the
+/// SDK uses this module).
+type Result<T> = std::result::Result<T, Error>;
 
 /// The text of exactly one JSON value (with no surrounding whitespace when
 /// it was encoded or joined; as given when it was parsed).
