@@ -17,7 +17,7 @@ use crate::http::app;
 use crate::log_capture::LogCapture;
 use crate::providers::seam::{Json, Provider, ProviderFuture, ProviderRegistry};
 use crate::providers::state::{AppState, HttpSettings};
-use crate::settings::{ServerLimits, TlsFiles};
+use crate::settings::{ServerLimits, TlsFiles, FIXED};
 
 /// How long [`exchange`] waits for a whole response: only a bound on a
 /// hang; an answer takes milliseconds.
@@ -520,4 +520,65 @@ fn the_server_s_end_stops_its_connections_and_an_ended_connection_leaves_the_lis
     assert_eq!(count.woken(), 1);
     assert!(poll_watch(&mut open, &waker).is_ready());
     assert!(signal.lock_wakers().is_empty());
+}
+
+#[tokio::test]
+async fn shutdown_closes_an_idle_keep_alive_connection_without_waiting_out_the_grace() {
+    let listener = bind("127.0.0.1:0");
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve_until_shutdown(
+        listener,
+        None,
+        ServerLimits::default(),
+        app(empty_state(HttpSettings::default())),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    // One whole exchange on a connection kept alive, which then sits idle.
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+    let mut raw = Vec::new();
+    let whole = async {
+        let mut chunk = [0u8; 1024];
+        loop {
+            let n = stream.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "closed before the answer: {raw:?}");
+            raw.extend_from_slice(&chunk[..n]);
+            let text = String::from_utf8_lossy(&raw).to_string();
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let length: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length: "))
+                    .expect("a content-length")
+                    .parse()
+                    .unwrap();
+                if body.len() >= length {
+                    return text;
+                }
+            }
+        }
+    };
+    let answer = tokio::time::timeout(REPLY_BOUND, whole)
+        .await
+        .expect("answered");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    stop.send(()).unwrap();
+    // The server tells the idle connection to close at once: the shutdown
+    // grace (FIXED.shutdown_grace, 20 s) is for requests in flight.
+    assert!(FIXED.shutdown_grace > REPLY_BOUND);
+    let mut byte = [0u8; 1];
+    let read = tokio::time::timeout(REPLY_BOUND, stream.read(&mut byte))
+        .await
+        .expect("the idle connection was closed before the grace ran out");
+    assert_eq!(read.unwrap(), 0, "closed without another byte");
+    tokio::time::timeout(REPLY_BOUND, server)
+        .await
+        .expect("server stopped")
+        .unwrap()
+        .unwrap();
 }
