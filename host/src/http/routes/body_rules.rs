@@ -65,9 +65,17 @@ struct Checks {
 struct Types(u8);
 
 impl Types {
+    /// The type names, by bit: looked up only when compiling.
     const NAMES: [&'static str; 7] = [
         "null", "boolean", "number", "integer", "string", "array", "object",
     ];
+    const NULL: u8 = 1 << 0;
+    const BOOLEAN: u8 = 1 << 1;
+    const NUMBER: u8 = 1 << 2;
+    const INTEGER: u8 = 1 << 3;
+    const STRING: u8 = 1 << 4;
+    const ARRAY: u8 = 1 << 5;
+    const OBJECT: u8 = 1 << 6;
 
     fn with(self, name: &str) -> Types {
         match Self::NAMES.iter().position(|n| *n == name) {
@@ -76,24 +84,18 @@ impl Types {
         }
     }
 
-    fn allows(self, name: &str) -> bool {
-        Self::NAMES
-            .iter()
-            .position(|n| *n == name)
-            .is_some_and(|bit| self.0 & 1 << bit != 0)
-    }
-
     fn fit(self, value: &Value) -> bool {
+        let allows = |bit: u8| self.0 & bit != 0;
         match value {
-            Value::Null => self.allows("null"),
-            Value::Bool(_) => self.allows("boolean"),
+            Value::Null => allows(Self::NULL),
+            Value::Bool(_) => allows(Self::BOOLEAN),
             Value::Number(n) => {
-                self.allows("number")
-                    || (self.allows("integer") && n.as_f64().is_some_and(|f| f.fract() == 0.0))
+                allows(Self::NUMBER)
+                    || (allows(Self::INTEGER) && n.as_f64().is_some_and(|f| f.fract() == 0.0))
             }
-            Value::String(_) => self.allows("string"),
-            Value::Array(_) => self.allows("array"),
-            Value::Object(_) => self.allows("object"),
+            Value::String(_) => allows(Self::STRING),
+            Value::Array(_) => allows(Self::ARRAY),
+            Value::Object(_) => allows(Self::OBJECT),
         }
     }
 }
@@ -429,6 +431,26 @@ mod tests {
             Some("scope.service has the wrong JSON type")
         );
         assert_eq!(message(&rules, "[1,"), Some("malformed JSON body".into()));
+    }
+
+    /// The bits a check reads are the ones compiling a name sets.
+    #[test]
+    fn type_bits_follow_the_names() {
+        for (bit, name) in Types::NAMES.iter().enumerate() {
+            assert_eq!(Types::default().with(name).0, 1 << bit, "{name}");
+        }
+        let bits = [
+            Types::NULL,
+            Types::BOOLEAN,
+            Types::NUMBER,
+            Types::INTEGER,
+            Types::STRING,
+            Types::ARRAY,
+            Types::OBJECT,
+        ];
+        for (bit, value) in bits.iter().enumerate() {
+            assert_eq!(*value, 1 << bit);
+        }
     }
 
     /// Every route body's rules resolve (the document's patterns are checked
