@@ -452,8 +452,8 @@ enum Results {
     Check,
     /// Passed on as they are: the library's manifest says `resultsChecked`
     /// (built with the SDK since interface 1.2, whose types make every
-    /// result one JSON value). Parsing a result costs more than the rest of
-    /// a fast call's way through the host (docs/BENCHMARKS.md).
+    /// result one JSON value). Parsing a result took a third of a fast
+    /// call's instructions in the host (docs/BENCHMARKS.md).
     Vouched,
 }
 
