@@ -524,8 +524,8 @@ pub(super) fn spawn_child(spec: &PluginSpec) -> std::io::Result<Child> {
     })
 }
 
-/// `ETXTBSY` on Linux: the file to execute is open for writing.
-const TEXT_FILE_BUSY: i32 = 26;
+/// `ETXTBSY`: the file to execute is open for writing.
+const TEXT_FILE_BUSY: i32 = rustix::io::Errno::TXTBSY.raw_os_error();
 
 /// Runs `attempt` until it succeeds, fails with an error other than
 /// `ETXTBSY`, or has failed with `ETXTBSY` `retries + 1` times (the first
