@@ -33,19 +33,54 @@ pub const TARGET: &str = "audit";
 pub struct AuditAction(pub &'static str);
 
 /// Emits one audit record. The timestamp is Go's RFC3339Nano, like every
-/// other time the API writes. Fields are passed as `&str` so the JSON
-/// formatter writes them without formatting each into a string first.
-pub fn record(context: &RequestContext, action: &str) {
-    let timestamp = opsorch_schema::Timestamp::now().to_string();
+/// other time the API writes, formatted on the stack. Every field, the
+/// message among them, is passed as `&str`, so the layer writes each
+/// without formatting it into a string first.
+pub fn record(context: &RequestContext<'_>, action: &str) {
+    let mut stamp = StampText {
+        buf: [0; 64],
+        len: 0,
+    };
+    let timestamp = stamp.write(opsorch_schema::Timestamp::now());
     tracing::info!(
         target: TARGET,
-        request_id = context.request_id.as_str(),
+        message = "audit",
+        request_id = context.request_id,
         actor_type = context.actor_type,
-        actor_id = context.actor_id.as_str(),
-        timestamp = timestamp.as_str(),
+        actor_id = context.actor_id,
+        timestamp = timestamp,
         action = action,
-        "audit"
     );
+}
+
+/// A timestamp's text on the stack (RFC3339Nano is at most 35 bytes for
+/// four-digit years; longer forms are cut, which Go cannot encode anyway).
+struct StampText {
+    buf: [u8; 64],
+    len: usize,
+}
+
+impl StampText {
+    fn write(&mut self, stamp: opsorch_schema::Timestamp) -> &str {
+        use std::fmt::Write as _;
+        self.len = 0;
+        // `write_str` below never fails; a cut text is still valid UTF-8.
+        let _ = write!(self, "{stamp}");
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
+    }
+}
+
+impl fmt::Write for StampText {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        // Whole characters only, so the buffer stays UTF-8.
+        let mut cut = text.len().min(self.buf.len() - self.len);
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        self.buf[self.len..self.len + cut].copy_from_slice(&text.as_bytes()[..cut]);
+        self.len += cut;
+        Ok(())
+    }
 }
 
 /// The subscriber layer that writes audit records: one flat JSON object per
@@ -140,13 +175,37 @@ mod tests {
     use crate::log_capture::LogCapture;
 
     #[test]
+    fn a_timestamp_is_written_on_the_stack_as_its_text() {
+        let now = opsorch_schema::Timestamp::now();
+        let mut stamp = StampText {
+            buf: [0; 64],
+            len: 0,
+        };
+        assert_eq!(stamp.write(now), now.to_string());
+        // Text past the buffer is cut on a character boundary.
+        use std::fmt::Write as _;
+        let mut small = StampText {
+            buf: [0; 64],
+            len: 0,
+        };
+        small.write_str(&"a".repeat(63)).unwrap();
+        small.write_str("é").unwrap();
+        assert_eq!(small.len, 63);
+        small.write_str("b").unwrap();
+        assert_eq!(
+            std::str::from_utf8(&small.buf).unwrap(),
+            "a".repeat(63) + "b"
+        );
+    }
+
+    #[test]
     fn records_are_one_json_object_per_line_with_every_value_escaped() {
         let buffer = LogCapture::default();
         let subscriber = tracing_subscriber::registry().with(AuditLayer::new(buffer.clone()));
         let context = RequestContext {
-            request_id: "id-\"1\"".into(),
+            request_id: "id-\"1\"",
             actor_type: "copilot",
-            actor_id: "line\nbreak \\ \u{1} é".into(),
+            actor_id: "line\nbreak \\ \u{1} é",
         };
         tracing::subscriber::with_default(subscriber, || {
             record(&context, "incident.created");

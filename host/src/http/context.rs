@@ -3,12 +3,13 @@
 
 use axum::http::{HeaderMap, HeaderValue};
 
-/// Who is calling, from the contract's actor headers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestContext {
-    pub request_id: String,
+/// Who is calling, from the contract's actor headers, borrowed from the
+/// request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestContext<'a> {
+    pub request_id: &'a str,
     pub actor_type: &'static str,
-    pub actor_id: String,
+    pub actor_id: &'a str,
 }
 
 /// A header's text, trimmed, when it is text and not blank.

@@ -280,7 +280,7 @@ fn finish(admitted: Admitted, mut response: Response) -> Response {
         header::ACCESS_CONTROL_ALLOW_METHODS,
         HeaderValue::from_static("GET,POST,PATCH,OPTIONS"),
     );
-    let request_id_text = || String::from_utf8_lossy(request_id.as_bytes()).into_owned();
+    let request_id_text = || String::from_utf8_lossy(request_id.as_bytes());
 
     let status = response.status();
     if let Some(m) = &metrics {
@@ -312,14 +312,14 @@ fn finish(admitted: Admitted, mut response: Response) -> Response {
     }
     if status.is_success() {
         if let Some(AuditAction(action)) = response.extensions().get::<AuditAction>() {
+            let request_id = request_id_text();
             let context = RequestContext {
-                request_id: request_id_text(),
+                request_id: &request_id,
                 actor_type,
                 actor_id: actor_id
                     .as_ref()
                     .and_then(|v| actor_text(v))
-                    .unwrap_or("unknown")
-                    .to_owned(),
+                    .unwrap_or("unknown"),
             };
             audit::record(&context, action);
         }
