@@ -76,15 +76,7 @@ impl MockIncidents {
     /// first.
     fn query_json(&self, q: &IncidentQuery) -> JsonText {
         let state = read(&self.state);
-        JsonText::array(
-            state
-                .incidents
-                .iter()
-                .rev()
-                .filter(|s| matches(&s.incident, q))
-                .take(limit_of(q.limit))
-                .map(|s| &s.json),
-        )
+        JsonText::array(state.select(q).map(|s| &s.json))
     }
 }
 
@@ -100,6 +92,14 @@ pub fn environment_of<'a>(
     }
 }
 
+/// Whether `q` filters at all: a query with none of `query`, `statuses`,
+/// `severities` and `scope` (such as `{"limit":5}`) takes the newest
+/// incidents as they are.
+fn has_filters(q: &IncidentQuery) -> bool {
+    !(q.query.is_empty() && q.statuses.is_empty() && q.severities.is_empty() && q.scope.is_empty())
+}
+
+/// Whether `incident` passes every filter of `q`.
 fn matches(incident: &Incident, q: &IncidentQuery) -> bool {
     (contains_ci(&incident.title, &q.query) || contains_ci(&incident.description, &q.query))
         && one_of(&incident.status, &q.statuses)
@@ -124,6 +124,17 @@ fn entry(incident_id: &str, n: usize, at: Timestamp, kind: &str, body: String) -
 }
 
 impl State {
+    /// The incidents `q` selects, newest first, at most `q.limit`. A query
+    /// without filters skips matching altogether.
+    fn select<'a>(&'a self, q: &'a IncidentQuery) -> impl Iterator<Item = &'a Stored> + 'a {
+        let filtered = has_filters(q);
+        self.incidents
+            .iter()
+            .rev()
+            .filter(move |s| !filtered || matches(&s.incident, q))
+            .take(limit_of(q.limit))
+    }
+
     /// Changes incident `id` with `change` and encodes it again; returns
     /// the changed incident.
     fn edit(&mut self, id: &str, change: impl FnOnce(&mut Incident)) -> Result<Incident> {
@@ -170,15 +181,7 @@ impl IncidentProvider for MockIncidents {
     fn query(&self, q: IncidentQuery) -> Result<Vec<Incident>> {
         let state = read(&self.state);
         // Filter by reference and clone only the page that is returned.
-        Ok(state
-            .incidents
-            .iter()
-            .rev()
-            .map(|s| &s.incident)
-            .filter(|i| matches(i, &q))
-            .take(limit_of(q.limit))
-            .cloned()
-            .collect())
+        Ok(state.select(&q).map(|s| s.incident.clone()).collect())
     }
 
     fn list(&self) -> Result<Vec<Incident>> {
@@ -405,6 +408,42 @@ mod tests {
         assert_eq!(listed, m.list().unwrap());
         assert_eq!(listed[0].title, "Renamed");
         assert_eq!(listed[0].status, "resolved");
+    }
+
+    #[test]
+    fn every_filter_applies_and_a_query_without_filters_takes_the_newest() {
+        let m = mock();
+        let ids = |incidents: Vec<Incident>| -> Vec<String> {
+            incidents.into_iter().map(|i| i.id).collect()
+        };
+        let newest: Vec<String> = ids(m.list().unwrap()).into_iter().take(5).collect();
+        for unfiltered in [r#"{"limit":5}"#, r#"{"limit":5,"metadata":{"a":1}}"#] {
+            let answered: Vec<Incident> =
+                serde_json::from_str(&answer(&m, Method::IncidentQuery, unfiltered).unwrap())
+                    .unwrap();
+            assert_eq!(ids(answered), newest, "{unfiltered}");
+            assert_eq!(
+                ids(m.query(serde_json::from_str(unfiltered).unwrap()).unwrap()),
+                newest,
+                "{unfiltered}"
+            );
+        }
+        // Each filter alone, matching nothing, empties both answers.
+        for nothing in [
+            r#"{"query":"no such text"}"#,
+            r#"{"statuses":["no such status"]}"#,
+            r#"{"severities":["no such severity"]}"#,
+            r#"{"scope":{"service":"no-such-service"}}"#,
+            r#"{"scope":{"team":"no-such-team"}}"#,
+            r#"{"scope":{"environment":"no-such-environment"}}"#,
+        ] {
+            assert_eq!(
+                answer(&m, Method::IncidentQuery, nothing).unwrap(),
+                "[]",
+                "{nothing}"
+            );
+            assert_eq!(typed(&m, nothing), "[]", "{nothing}");
+        }
     }
 
     #[test]
