@@ -22,15 +22,20 @@ type Result<T> = std::result::Result<T, Error>;
 
 /// The text of exactly one JSON value (with no surrounding whitespace when
 /// it was encoded or joined; as given when it was parsed).
+///
+/// The text is kept in the `String` it was built in, spare capacity
+/// included: [`JsonText::into_string`] hands that `String` over without
+/// copying, and [`JsonText::array`] does not shrink (reallocate) its output
+/// first.
 #[derive(Clone, PartialEq, Eq, Hash)]
-pub struct JsonText(Box<str>);
+pub struct JsonText(String);
 
 impl JsonText {
     /// Encodes a value as serde_json does. Fails (`internal`) only for
     /// values serde_json cannot encode, such as a map with non-string keys.
     pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<JsonText> {
         serde_json::to_string(value)
-            .map(|text| JsonText(text.into_boxed_str()))
+            .map(JsonText)
             .map_err(|e| Error::internal(format!("encoding JSON: {e}")))
     }
 
@@ -40,7 +45,7 @@ impl JsonText {
     pub fn parse(text: impl Into<String>) -> Result<JsonText> {
         let text = text.into();
         match serde_json::from_str::<&RawValue>(&text) {
-            Ok(_) => Ok(JsonText(text.into_boxed_str())),
+            Ok(_) => Ok(JsonText(text)),
             Err(e) => Err(Error::internal(format!("not one JSON value: {e}"))),
         }
     }
@@ -56,7 +61,7 @@ impl JsonText {
             out.push_str(&item.0);
         }
         out.push(']');
-        JsonText(out.into_boxed_str())
+        JsonText(out)
     }
 
     /// The text.
@@ -64,9 +69,9 @@ impl JsonText {
         &self.0
     }
 
-    /// The text, owned.
+    /// The text, owned (the `String` it was built in, not a copy).
     pub fn into_string(self) -> String {
-        self.0.into_string()
+        self.0
     }
 }
 
@@ -146,5 +151,24 @@ mod tests {
             r#"[[{"a":1}],[{"a":1}]]"#
         );
         assert_eq!(one.clone().into_string(), one.to_string());
+    }
+
+    #[test]
+    fn the_text_is_handed_over_without_copying_or_shrinking() {
+        let items: Vec<JsonText> = (0..3).map(|n| JsonText::encode(&n).unwrap()).collect();
+        let joined = JsonText::array(&items);
+        let at = joined.as_str().as_ptr();
+        let text = joined.into_string();
+        assert_eq!(text, "[0,1,2]");
+        assert_eq!(text.as_ptr(), at, "into_string copied the text");
+        assert!(
+            text.capacity() > text.len(),
+            "array shrank its output: {}",
+            text.capacity()
+        );
+        let parsed = JsonText::parse(String::from(" [1] ")).unwrap();
+        let at = parsed.as_str().as_ptr();
+        let text = parsed.into_string();
+        assert_eq!(text.as_ptr(), at, "into_string copied the text");
     }
 }
