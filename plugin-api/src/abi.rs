@@ -331,9 +331,8 @@ impl AbiAsyncProvider for LibraryProvider {
             let error = Error::bad_request(format!("unknown method {:?}", method.as_str()));
             return std::future::ready(RResult::RErr(error.into())).into_ffi();
         };
-        let call = self
-            .0
-            .call_async(CallContext::from(context), method, payload.into_string());
+        // The payload stays in the host's `RString`: no copy.
+        let call = self.0.start(CallContext::from(context), method, payload);
         async move {
             match call.await {
                 Ok(json) => RResult::ROk(RString::from(json)),

@@ -568,17 +568,32 @@ impl ProviderInstance {
         method: Method,
         payload: String,
     ) -> impl std::future::Future<Output = Result<String>> + Send + 'static {
+        self.start(context, method, payload)
+    }
+
+    /// [`ProviderInstance::call_async`] with the payload in any owned text:
+    /// the library entry point passes the host's `RString` as it is rather
+    /// than copying it into a `String`.
+    pub(crate) fn start<P>(
+        &self,
+        context: CallContext,
+        method: Method,
+        payload: P,
+    ) -> impl std::future::Future<Output = Result<String>> + Send + 'static
+    where
+        P: AsRef<str> + Send + 'static,
+    {
         let provider = self.provider.clone();
         let capability = self.capability;
         if self.is_synchronous() {
             let call: BoxFuture = Box::pin(async move {
-                dispatch(&provider, capability, &context, method, &payload).await
+                dispatch(&provider, capability, &context, method, payload.as_ref()).await
             });
             Guarded::blocking(method.name(), call)
         } else {
             let deadline_context = context.clone();
             let call: BoxFuture = Box::pin(async move {
-                dispatch(&provider, capability, &context, method, &payload).await
+                dispatch(&provider, capability, &context, method, payload.as_ref()).await
             });
             Guarded::on_runtime(method.name(), &deadline_context, call)
         }
