@@ -331,8 +331,15 @@ impl AbiAsyncProvider for LibraryProvider {
             let error = Error::bad_request(format!("unknown method {:?}", method.as_str()));
             return std::future::ready(RResult::RErr(error.into())).into_ffi();
         };
-        // The payload stays in the host's `RString`: no copy.
-        let call = self.0.start(CallContext::from(context), method, payload);
+        // The payload stays in the host's `RString`, and the context is
+        // converted (its strings copied) only for an asynchronous provider:
+        // a synchronous one never sees it (no deadline, no request id).
+        let context = if self.0.is_synchronous() {
+            CallContext::new()
+        } else {
+            CallContext::from(context)
+        };
+        let call = self.0.start(context, method, payload);
         async move {
             match call.await {
                 Ok(json) => RResult::ROk(RString::from(json)),
