@@ -34,6 +34,7 @@ mod log_capture;
 
 // Serving: the settings, the state built from them, the app over the state.
 pub use http::app;
+pub use http::audit::{AuditLog, AuditWriter};
 pub use http::error::ApiError;
 pub use providers::state::{AppState, HttpSettings};
 pub use settings::{ConfigError, Env, ProcessEnv, Settings};

@@ -119,7 +119,8 @@ async fn run(command: Command, format: LogFormat, inherited: Inherited) -> ExitC
         Command::Serve => {
             let log_writer = cli::init_logging_as(format);
             opsorch::protect_process();
-            match opsorch::serve(&opsorch::ProcessEnv, inherited).await {
+            let audit = log_writer.audit_log();
+            match opsorch::serve(&opsorch::ProcessEnv, inherited, audit).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(err) => {
                     // Log lines still buffered go out first, so this one is last.

@@ -1,9 +1,22 @@
 //! Audit records: one structured JSON line per successful call.
 //!
 //! Handlers attach an [`AuditAction`] to their response; the request gate
-//! emits the record once the response is known to be a success. Records go
-//! through `tracing` with target `audit`; the subscriber set up in
-//! [`crate::init_logging`] writes them with [`AuditLayer`], as JSON.
+//! writes the record through its [`AuditLog`] once the response is known to
+//! be a success. The line is built here, whole, with the record's fixed
+//! keys written as they are and only its values escaped:
+//!
+//! ```text
+//! {"level":"INFO","message":"audit","request_id":…,"actor_type":…,"actor_id":…,"timestamp":…,"action":…,"target":"audit"}
+//! ```
+//!
+//! The binary's log ([`crate::init_logging`]) hands the gate an
+//! [`AuditLog`] that appends the line to the log writer's buffer directly.
+//! Built any other way (`crate::app` for tests and embedders), the gate
+//! sends the finished line as a `tracing` event (target `audit`), which the
+//! subscriber's [`AuditLayer`] writes as it is. Going through `tracing`,
+//! its field visitor and one escaped name per field cost about 3k
+//! instructions of a library call's 45k (`scripts/callgrind`,
+//! docs/BENCHMARKS.md); writing the line directly, about 1k.
 //!
 //! # Telling a real record from a forged one
 //! Audit records share stderr with the human log, and are told apart by
@@ -19,6 +32,7 @@
 
 use std::fmt;
 use std::io::Write;
+use std::sync::Arc;
 
 use tracing::field::{Field, Visit};
 
@@ -28,67 +42,79 @@ use crate::settings::FIXED;
 /// The `tracing` target of audit records.
 pub const TARGET: &str = "audit";
 
+/// The field of an audit event that holds the finished line.
+const LINE_FIELD: &str = "line";
+
 /// The audit action of a response, e.g. `incident.created`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AuditAction(pub &'static str);
 
-/// Emits one audit record. The timestamp is Go's RFC3339Nano, like every
-/// other time the API writes, formatted on the stack. Every field, the
-/// message among them, is passed as `&str`, so the layer writes each
-/// without formatting it into a string first.
-pub fn record(context: &RequestContext<'_>, action: &str) {
-    let mut stamp = StampText {
-        buf: [0; 64],
-        len: 0,
-    };
-    let timestamp = stamp.write(opsorch_schema::Timestamp::now());
-    tracing::info!(
-        target: TARGET,
-        message = "audit",
-        request_id = context.request_id,
-        actor_type = context.actor_type,
-        actor_id = context.actor_id,
-        timestamp = timestamp,
-        action = action,
-    );
+/// Where finished audit lines go, each in one call, with its line break.
+pub trait AuditWriter: Send + Sync {
+    fn write_line(&self, line: &[u8]);
 }
 
-/// A timestamp's text on the stack (RFC3339Nano is at most 35 bytes for
-/// four-digit years; longer forms are cut, which Go cannot encode anyway).
-struct StampText {
-    buf: [u8; 64],
-    len: usize,
+/// Where the request gate writes audit records: through `tracing` (the
+/// default) or straight to an [`AuditWriter`].
+#[derive(Clone, Default)]
+pub struct AuditLog {
+    writer: Option<Arc<dyn AuditWriter>>,
 }
 
-impl StampText {
-    fn write(&mut self, stamp: opsorch_schema::Timestamp) -> &str {
-        use std::fmt::Write as _;
-        self.len = 0;
-        // `write_str` below never fails; a cut text is still valid UTF-8.
-        let _ = write!(self, "{stamp}");
-        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
+impl fmt::Debug for AuditLog {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self.writer {
+            Some(_) => "AuditLog(writer)",
+            None => "AuditLog(tracing)",
+        })
     }
 }
 
-impl fmt::Write for StampText {
-    fn write_str(&mut self, text: &str) -> fmt::Result {
-        // Whole characters only, so the buffer stays UTF-8.
-        let mut cut = text.len().min(self.buf.len() - self.len);
-        while !text.is_char_boundary(cut) {
-            cut -= 1;
+impl AuditLog {
+    /// Records go straight to `writer`.
+    pub fn to_writer(writer: Arc<dyn AuditWriter>) -> Self {
+        AuditLog {
+            writer: Some(writer),
         }
-        self.buf[self.len..self.len + cut].copy_from_slice(&text.as_bytes()[..cut]);
-        self.len += cut;
-        Ok(())
+    }
+
+    /// Writes the record of `action` by `context`, stamped now.
+    pub fn record(&self, context: &RequestContext<'_>, action: &str) {
+        let line = line(context, action, opsorch_schema::Timestamp::now());
+        match &self.writer {
+            Some(writer) => writer.write_line(&line),
+            None => {
+                // `line` is UTF-8: every piece of it was a `str`.
+                let text = std::str::from_utf8(&line[..line.len() - 1]).unwrap_or_default();
+                tracing::info!(target: TARGET, line = text);
+            }
+        }
     }
 }
 
-/// The subscriber layer that writes audit records: one flat JSON object per
-/// line, `{"level":"INFO","message":"audit",<fields>…,"target":"audit"}`.
-///
-/// The same shape tracing-subscriber's JSON formatter gives with a flattened
-/// event, written directly: the formatter's generic field visitor cost a
-/// twentieth of a library call's CPU, and every successful call writes one.
+/// The record's JSON line, line break included. The timestamp is Go's
+/// RFC3339Nano, like every other time the API writes, formatted on the
+/// stack; it holds nothing to escape.
+fn line(context: &RequestContext<'_>, action: &str, stamp: opsorch_schema::Timestamp) -> Vec<u8> {
+    let mut line = Vec::with_capacity(256);
+    line.extend_from_slice(br#"{"level":"INFO","message":"audit","request_id":"#);
+    json_string(&mut line, context.request_id);
+    line.extend_from_slice(br#","actor_type":"#);
+    json_string(&mut line, context.actor_type);
+    line.extend_from_slice(br#","actor_id":"#);
+    json_string(&mut line, context.actor_id);
+    line.extend_from_slice(br#","timestamp":""#);
+    let _ = write!(line, "{stamp}");
+    line.extend_from_slice(br#"","action":"#);
+    json_string(&mut line, action);
+    line.extend_from_slice(b",\"target\":\"audit\"}\n");
+    line
+}
+
+/// The subscriber layer that writes the audit lines the gate sends through
+/// `tracing` (events with target [`TARGET`]), each as it is, on a line of
+/// its own. An event without a finished line (none of the gate's) writes
+/// nothing.
 pub struct AuditLayer<W> {
     writer: W,
 }
@@ -109,56 +135,30 @@ where
         event: &tracing::Event<'_>,
         _ctx: tracing_subscriber::layer::Context<'_, S>,
     ) {
-        let meta = event.metadata();
-        let mut line = Vec::with_capacity(256);
-        line.extend_from_slice(b"{\"level\":");
-        json_string(&mut line, meta.level().as_str());
-        event.record(&mut JsonFields(&mut line));
-        line.extend_from_slice(b",\"target\":");
-        json_string(&mut line, meta.target());
-        line.extend_from_slice(b"}\n");
-        // A record that cannot be written has nowhere else to go.
-        let _ = self.writer.make_writer_for(meta).write_all(&line);
+        let mut found = FinishedLine(None);
+        event.record(&mut found);
+        if let Some(mut line) = found.0 {
+            line.push(b'\n');
+            // A record that cannot be written has nowhere else to go.
+            let _ = self
+                .writer
+                .make_writer_for(event.metadata())
+                .write_all(&line);
+        }
     }
 }
 
-/// Appends `,"name":value` for each field of an event.
-struct JsonFields<'a>(&'a mut Vec<u8>);
+/// Finds the finished line among an event's fields.
+struct FinishedLine(Option<Vec<u8>>);
 
-impl JsonFields<'_> {
-    fn key(&mut self, field: &Field) {
-        self.0.push(b',');
-        json_string(self.0, field.name());
-        self.0.push(b':');
-    }
-}
-
-impl Visit for JsonFields<'_> {
+impl Visit for FinishedLine {
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.key(field);
-        json_string(self.0, value);
+        if field.name() == LINE_FIELD {
+            self.0 = Some(value.as_bytes().to_vec());
+        }
     }
 
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        self.key(field);
-        self.0
-            .extend_from_slice(if value { b"true" } else { b"false" });
-    }
-
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        self.key(field);
-        self.0.extend_from_slice(value.to_string().as_bytes());
-    }
-
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        self.key(field);
-        self.0.extend_from_slice(value.to_string().as_bytes());
-    }
-
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.key(field);
-        json_string(self.0, &format!("{value:?}"));
-    }
+    fn record_debug(&mut self, _: &Field, _: &dyn fmt::Debug) {}
 }
 
 /// Every value is a JSON string with each unsafe character escaped (see
@@ -174,84 +174,82 @@ mod tests {
     use super::*;
     use crate::log_capture::LogCapture;
 
+    impl AuditWriter for LogCapture {
+        fn write_line(&self, line: &[u8]) {
+            let _ = self.clone().write_all(line);
+        }
+    }
+
+    const CONTEXT: RequestContext<'static> = RequestContext {
+        request_id: "id-\"1\"",
+        actor_type: "copilot",
+        actor_id: "line\nbreak \\ \u{1} é \u{2028}",
+    };
+
     #[test]
-    fn a_timestamp_is_written_on_the_stack_as_its_text() {
-        let now = opsorch_schema::Timestamp::now();
-        let mut stamp = StampText {
-            buf: [0; 64],
-            len: 0,
-        };
-        assert_eq!(stamp.write(now), now.to_string());
-        // Text past the buffer is cut on a character boundary.
-        use std::fmt::Write as _;
-        let mut small = StampText {
-            buf: [0; 64],
-            len: 0,
-        };
-        small.write_str(&"a".repeat(63)).unwrap();
-        small.write_str("é").unwrap();
-        assert_eq!(small.len, 63);
-        small.write_str("b").unwrap();
+    fn a_record_is_one_json_object_on_one_line_with_every_value_escaped() {
+        let stamp = opsorch_schema::Timestamp::parse_rfc3339("2026-12-02T13:25:00.1234Z").unwrap();
+        let text = String::from_utf8(line(&CONTEXT, "incident.created", stamp)).unwrap();
         assert_eq!(
-            std::str::from_utf8(&small.buf).unwrap(),
-            "a".repeat(63) + "b"
+            text,
+            concat!(
+                r#"{"level":"INFO","message":"audit","request_id":"id-\"1\"","actor_type":"copilot","#,
+                r#""actor_id":"line\nbreak \\ \u0001 é \u2028","timestamp":"2026-12-02T13:25:00.1234Z","#,
+                r#""action":"incident.created","target":"audit"}"#,
+                "\n"
+            )
         );
+        let record: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(record["actor_id"], CONTEXT.actor_id);
+        assert_eq!(record["request_id"], CONTEXT.request_id);
+        // A value past the bound is cut, and the line still parses.
+        let long = "x".repeat(FIXED.audit_max_value_chars + 10);
+        let context = RequestContext {
+            actor_id: &long,
+            ..CONTEXT
+        };
+        let record: serde_json::Value =
+            serde_json::from_slice(&line(&context, "a", stamp)).unwrap();
+        let cut = record["actor_id"].as_str().unwrap();
+        assert_eq!(cut.chars().count(), FIXED.audit_max_value_chars + 1);
+        assert!(cut.ends_with(crate::safe_text::ELLIPSIS));
+    }
+
+    /// The line as it reached `capture`, with the time taken out.
+    fn without_time(capture: &LogCapture) -> Vec<serde_json::Value> {
+        capture
+            .text()
+            .lines()
+            .map(|line| {
+                let mut record: serde_json::Value = serde_json::from_str(line).unwrap();
+                let stamp = record["timestamp"].take();
+                assert!(
+                    opsorch_schema::Timestamp::parse_rfc3339(stamp.as_str().unwrap()).is_ok(),
+                    "{stamp}"
+                );
+                record
+            })
+            .collect()
     }
 
     #[test]
-    fn records_are_one_json_object_per_line_with_every_value_escaped() {
-        let buffer = LogCapture::default();
-        let subscriber = tracing_subscriber::registry().with(AuditLayer::new(buffer.clone()));
-        let context = RequestContext {
-            request_id: "id-\"1\"",
-            actor_type: "copilot",
-            actor_id: "line\nbreak \\ \u{1} é",
-        };
+    fn a_writer_and_the_audit_layer_receive_the_same_record() {
+        let direct = LogCapture::default();
+        AuditLog::to_writer(Arc::new(direct.clone())).record(&CONTEXT, "incident.created");
+        assert!(direct.text().ends_with("}\n"));
+        assert_eq!(direct.text().lines().count(), 1);
+
+        let layered = LogCapture::default();
+        let subscriber = tracing_subscriber::registry().with(AuditLayer::new(layered.clone()));
         tracing::subscriber::with_default(subscriber, || {
-            record(&context, "incident.created");
-            tracing::info!(target: TARGET, count = 3u64, delta = -2i64, ok = true, "other");
+            AuditLog::default().record(&CONTEXT, "incident.created");
+            // Events of the target without a finished line write nothing.
+            tracing::info!(target: TARGET, count = 3u64, "other");
         });
-        let text = buffer.text();
-        let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines.len(), 2, "{text}");
-        let first: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
-        let keys: Vec<&str> = first
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(|k| k.as_str())
-            .collect();
-        let mut expected = vec![
-            "level",
-            "message",
-            "request_id",
-            "actor_type",
-            "actor_id",
-            "timestamp",
-            "action",
-            "target",
-        ];
-        expected.sort_unstable();
-        assert_eq!(keys, expected);
-        assert_eq!(first["level"], "INFO");
-        assert_eq!(first["message"], "audit");
-        assert_eq!(first["request_id"], "id-\"1\"");
-        assert_eq!(first["actor_type"], "copilot");
-        assert_eq!(first["actor_id"], "line\nbreak \\ \u{1} é");
-        assert_eq!(first["action"], "incident.created");
-        assert_eq!(first["target"], "audit");
-        let stamp = first["timestamp"].as_str().unwrap();
-        assert!(
-            opsorch_schema::Timestamp::parse_rfc3339(stamp).is_ok(),
-            "{stamp}"
-        );
-        // Keys in the order written: level first, target last.
-        assert!(lines[0].starts_with(r#"{"level":"INFO","message":"audit","request_id""#));
-        assert!(lines[0].ends_with(r#","target":"audit"}"#));
-        let second: serde_json::Value = serde_json::from_str(lines[1]).unwrap();
-        assert_eq!(second["count"], 3);
-        assert_eq!(second["delta"], -2);
-        assert_eq!(second["ok"], true);
-        assert_eq!(second["message"], "other");
+        assert!(layered.text().ends_with("}\n"));
+        let records = without_time(&layered);
+        assert_eq!(records.len(), 1, "{}", layered.text());
+        assert_eq!(records, without_time(&direct));
+        assert_eq!(records[0]["action"], "incident.created");
     }
 }

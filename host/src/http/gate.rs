@@ -29,7 +29,7 @@ use tokio::task::futures::TaskLocalFuture;
 use tokio::time::{Instant, Sleep};
 use tower_service::Service;
 
-use crate::http::audit::{self, AuditAction};
+use crate::http::audit::{AuditAction, AuditLog};
 use crate::http::browser_guard::{self, BrowserRefusal};
 use crate::http::context::{actor_text, CallerHeaders, RequestContext};
 use crate::http::error::{ApiError, LoggedError};
@@ -63,12 +63,15 @@ struct GateInner {
     cors_origin: HeaderValue,
     /// The state's metrics, taken once: no lookup per request.
     metrics: Option<Arc<Metrics>>,
+    /// Where the records of successful calls go.
+    audit: AuditLog,
     routes: Router,
 }
 
 impl Gate {
-    /// The gate of `routes` (already given `state`).
-    pub fn new(state: AppState, routes: Router) -> Self {
+    /// The gate of `routes` (already given `state`), writing audit records
+    /// to `audit`.
+    pub fn new(state: AppState, routes: Router, audit: AuditLog) -> Self {
         // A static value (the default `*`) is copied into each response
         // without touching a reference count shared by every request.
         let cors_origin = match state.http().cors_origin.as_str() {
@@ -82,6 +85,7 @@ impl Gate {
             state,
             cors_origin,
             metrics,
+            audit,
             routes,
         }))
     }
@@ -97,6 +101,7 @@ struct Admitted {
     request_timeout: Duration,
     /// The host's metrics, when it records them.
     metrics: Option<Arc<Metrics>>,
+    audit: AuditLog,
     started: Instant,
     request_id: HeaderValue,
     method: Method,
@@ -136,6 +141,7 @@ where
             cors_origin: inner.cors_origin.clone(),
             request_timeout: http.request_timeout,
             metrics: inner.metrics.clone(),
+            audit: inner.audit.clone(),
             started,
             request_id,
             method: req.method().clone(),
@@ -263,6 +269,7 @@ fn finish(admitted: Admitted, mut response: Response) -> Response {
         cors_origin,
         request_timeout: _,
         metrics,
+        audit,
         started,
         request_id,
         method,
@@ -321,7 +328,7 @@ fn finish(admitted: Admitted, mut response: Response) -> Response {
                     .and_then(|v| actor_text(v))
                     .unwrap_or("unknown"),
             };
-            audit::record(&context, action);
+            audit.record(&context, action);
         }
     }
     response

@@ -20,6 +20,7 @@ use std::io::Write;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
+use crate::http::audit::{AuditLog, AuditWriter};
 use crate::settings::FIXED;
 use tracing_subscriber::fmt::MakeWriter;
 
@@ -130,6 +131,22 @@ impl Shared {
                 batch = Vec::new();
             }
         }
+    }
+}
+
+impl LogGuard {
+    /// An audit log whose records are appended to this writer's buffer
+    /// directly, in order with the log lines around them.
+    pub fn audit_log(&self) -> AuditLog {
+        AuditLog::to_writer(Arc::new(LogWriter {
+            shared: self.shared.clone(),
+        }))
+    }
+}
+
+impl AuditWriter for LogWriter {
+    fn write_line(&self, line: &[u8]) {
+        self.shared.append(line);
     }
 }
 

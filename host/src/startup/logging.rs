@@ -2,9 +2,10 @@
 //! JSON object per line) filtered by `RUST_LOG`, audit records as flat JSON
 //! objects, all through the batching [`super::log_writer`].
 //!
-//! `RUST_LOG` filters the log lines only. Audit records have their own
-//! filter (target `audit`, level INFO), so they are written whatever the log
-//! level: `RUST_LOG=warn` or `error` keeps every audit record.
+//! `RUST_LOG` filters the log lines only. Audit records are written
+//! whatever the log level: `RUST_LOG=warn` or `error` keeps every one. The
+//! binary's gate appends them to the writer's buffer itself; those sent
+//! through `tracing` have their own filter (target `audit`, level INFO).
 
 use crate::http::audit;
 use crate::settings::ConfigError;
@@ -36,8 +37,10 @@ impl LogFormat {
 }
 
 /// Logs to stderr; `RUST_LOG` filters (default `info`) every line but the
-/// audit records (target `audit`), which are always written, as one JSON
-/// object per line.
+/// audit records, which are always written, as one JSON object per line.
+/// The binary's request gate appends its audit records to the same buffer
+/// directly (`LogGuard::audit_log`); records sent through `tracing`
+/// (target `audit`, as `crate::app`'s gate sends them) are written too.
 ///
 /// Lines are written to stderr by a background thread in batches (see
 /// `startup::log_writer`), so request handlers never wait on the terminal

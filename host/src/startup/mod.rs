@@ -15,6 +15,7 @@ use std::sync::Arc;
 use crate::builtins::json_secrets::SecretKey;
 use crate::http;
 use crate::http::admin::{self, Readiness};
+use crate::http::audit::AuditLog;
 use crate::http::server::{self, Stop};
 use crate::metrics::Metrics;
 use crate::providers::seam::ProviderRegistry;
@@ -102,8 +103,13 @@ pub fn protect_process() {
 /// The `serve` command: the admin listener first (so `/live` answers and
 /// `/ready` says 503 while providers are built), then prepare, listen (on
 /// `inherited` sockets when there are some), and serve until SIGTERM/SIGINT
-/// or until a successor started by SIGHUP has taken over.
-pub async fn serve(env: &dyn Env, inherited: swap::Inherited) -> anyhow::Result<()> {
+/// or until a successor started by SIGHUP has taken over. Audit records go
+/// to `audit` (the binary's: `LogGuard::audit_log`).
+pub async fn serve(
+    env: &dyn Env,
+    inherited: swap::Inherited,
+    audit: AuditLog,
+) -> anyhow::Result<()> {
     // Caught from the start: SIGHUP's default action would end the process.
     let mut hangups = swap::Hangups::install();
     let settings = Settings::from_env(env)?;
@@ -172,7 +178,7 @@ pub async fn serve(env: &dyn Env, inherited: swap::Inherited) -> anyhow::Result<
                 readiness.set_ready();
             }
         };
-        server::run(&settings, api, http::service(state.clone()), stop, ready).await
+        server::run(&settings, api, http::service(state.clone(), audit), stop, ready).await
     }
     .await;
     readiness.set_draining();
