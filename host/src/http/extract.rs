@@ -60,21 +60,18 @@ pub fn decode_strict<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             ))
         }
     }
+    // The common case, a body that decodes, pays for no path tracking; a
+    // body that does not is decoded again with it, which fails at the same
+    // place (decoding is deterministic) and names the path in the message.
     let mut unknown: Option<String> = None;
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = {
-        let mut note = |path: serde_ignored::Path<'_>| {
-            // serde_ignored writes `?` for an Option level; it means nothing to a client.
-            unknown.get_or_insert_with(|| {
-                let text = path.to_string();
-                text.split('.')
-                    .filter(|s| *s != "?")
-                    .collect::<Vec<_>>()
-                    .join(".")
-            });
-        };
-        let tracked = serde_ignored::Deserializer::new(&mut de, &mut note);
-        serde_path_to_error::deserialize::<_, T>(tracked).map_err(describe)?
+    let decoded = {
+        let mut note = |path: serde_ignored::Path<'_>| note_unknown(&mut unknown, path);
+        T::deserialize(serde_ignored::Deserializer::new(&mut de, &mut note))
+    };
+    let value = match decoded {
+        Ok(value) => value,
+        Err(err) => return Err(decode_error::<T>(bytes, &err)),
     };
     de.end()
         .map_err(|_| ApiError::BadRequest("malformed JSON body: trailing characters".into()))?;
@@ -89,9 +86,36 @@ pub fn decode_strict<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     Ok(value)
 }
 
-fn describe(err: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
-    let path = quoted(&err.path().to_string());
-    let inner = err.inner();
+/// Keeps the first field `T` does not know, as a client would spell its
+/// path: serde_ignored writes `?` for an Option level, which means nothing
+/// to a client.
+fn note_unknown(unknown: &mut Option<String>, path: serde_ignored::Path<'_>) {
+    unknown.get_or_insert_with(|| {
+        let text = path.to_string();
+        text.split('.')
+            .filter(|s| *s != "?")
+            .collect::<Vec<_>>()
+            .join(".")
+    });
+}
+
+/// Why `bytes` does not decode as `T` (`err`, from a decode without path
+/// tracking), with the path where it failed: decodes again, tracking the
+/// path, the same way the first attempt did.
+fn decode_error<T: DeserializeOwned>(bytes: &[u8], err: &serde_json::Error) -> ApiError {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let mut ignore = |_: serde_ignored::Path<'_>| {};
+    let tracked = serde_ignored::Deserializer::new(&mut de, &mut ignore);
+    match serde_path_to_error::deserialize::<_, T>(tracked) {
+        Err(err) => describe(&err.path().to_string(), err.inner()),
+        // Not reached: the same bytes failed to decode a moment ago.
+        Ok(_) => describe(".", err),
+    }
+}
+
+/// The message for a decoding error `inner` at `path` (`.` for the body).
+fn describe(path: &str, inner: &serde_json::Error) -> ApiError {
+    let path = quoted(path);
     let message = match inner.classify() {
         Category::Syntax | Category::Eof | Category::Io => format!("malformed JSON body: {inner}"),
         Category::Data => {
@@ -141,10 +165,22 @@ mod tests {
         n: u32,
     }
     #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(rename_all = "lowercase")]
+    enum Kind {
+        Big,
+        Small,
+    }
+    #[derive(Debug, Deserialize, PartialEq)]
     struct Outer {
         name: String,
         #[serde(default)]
         inner: Option<Inner>,
+        #[serde(default)]
+        list: Vec<Inner>,
+        #[serde(default)]
+        kind: Option<Kind>,
+        #[serde(default)]
+        map: std::collections::BTreeMap<String, Inner>,
     }
 
     fn bad(body: &str) -> String {
@@ -152,6 +188,74 @@ mod tests {
             Err(ApiError::BadRequest(m)) => m,
             other => panic!("expected bad request, got {other:?}"),
         }
+    }
+
+    /// The message decoding with path tracking from the start gives (what
+    /// `decode_strict` did for every body before it tracked paths only
+    /// after a failure).
+    fn tracked_from_the_start(body: &str) -> String {
+        let mut de = serde_json::Deserializer::from_slice(body.as_bytes());
+        let mut ignore = |_: serde_ignored::Path<'_>| {};
+        let tracked = serde_ignored::Deserializer::new(&mut de, &mut ignore);
+        match serde_path_to_error::deserialize::<_, Outer>(tracked) {
+            Err(err) => match describe(&err.path().to_string(), err.inner()) {
+                ApiError::BadRequest(m) => m,
+                other => panic!("{other:?}"),
+            },
+            Ok(v) => panic!("decoded {v:?}"),
+        }
+    }
+
+    #[test]
+    fn decoding_errors_name_the_path_where_decoding_failed() {
+        let cases = [
+            (
+                r#"{"name":"a","inner":{"n":"x"}}"#,
+                "invalid request body at `inner.n`: invalid type, expected u32 at line 1 column 28",
+            ),
+            (
+                r#"{"name":"a","list":[{"n":1},{"n":-1}]}"#,
+                "invalid request body at `list[1].n`: invalid value, expected u32 at line 1 column 35",
+            ),
+            (
+                r#"{"name":"a","list":[{"n":1},{}]}"#,
+                "invalid request body at `list[1]`: missing field `n`",
+            ),
+            (
+                r#"{"name":"a","map":{"k":{"n":true}}}"#,
+                "invalid request body at `map.k.n`: invalid type, expected u32 at line 1 column 32",
+            ),
+            (
+                r#"{"name":"a","kind":"hunter2"}"#,
+                "invalid request body at `kind`: unknown variant, expected `big` or `small` at line 1 column 28",
+            ),
+            (
+                r#"{"name":7}"#,
+                "invalid request body at `name`: invalid type, expected a string at line 1 column 9",
+            ),
+            (
+                r#"{"name":"a","inner":{"n":1"#,
+                "malformed JSON body: EOF while parsing an object at line 1 column 26",
+            ),
+            (
+                r#"{"name":"a","list":[1,]}"#,
+                "invalid request body at `list[0]`: invalid type, expected struct Inner at line 1 column 21",
+            ),
+            (
+                r#"{"inner":null}"#,
+                "invalid request body: missing field `name`",
+            ),
+        ];
+        for (body, expected) in cases {
+            assert_eq!(bad(body), expected, "{body}");
+            assert_eq!(tracked_from_the_start(body), expected, "{body}");
+        }
+        let v: Outer =
+            decode_strict(br#"{"name":"a","list":[{"n":1}],"kind":"big","map":{"k":{"n":2}}}"#)
+                .unwrap();
+        assert_eq!(v.list, [Inner { n: 1 }]);
+        assert_eq!(v.kind, Some(Kind::Big));
+        assert_eq!(v.map["k"], Inner { n: 2 });
     }
 
     #[test]
