@@ -6,6 +6,7 @@
 //! proxy that keeps the first value, the host the last), so every object of
 //! a request body or a configuration, at any depth, must name each key once.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::fmt;
@@ -64,10 +65,10 @@ impl<'de> Visitor<'de> for Unique<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let mut seen = HashSet::new();
-        while let Some(key) = map.next_key::<Key<'de>>()? {
-            if !seen.insert(key.0.clone()) {
-                *self.0.borrow_mut() = Some(safe_text::quoted(&key.0));
+        let mut seen = Seen::default();
+        while let Some(Key(key)) = map.next_key()? {
+            if let Err(key) = seen.add(key) {
+                *self.0.borrow_mut() = Some(safe_text::quoted(&key));
                 return Err(de::Error::custom("duplicate key"));
             }
             map.next_value_seed(self)?;
@@ -103,8 +104,45 @@ impl<'de> Visitor<'de> for Unique<'_> {
     }
 }
 
+/// How many keys of one object [`Seen`] keeps in a list before it hashes.
+const FEW: usize = 8;
+
+/// The keys of one object seen so far. Most objects have a few keys: those
+/// are kept on the stack and compared one by one; an object with more
+/// moves them into a hash set.
+#[derive(Default)]
+struct Seen<'de> {
+    few: [Cow<'de, str>; FEW],
+    /// How many of `few` are keys.
+    len: usize,
+    /// Every key, once there are more than [`FEW`].
+    many: HashSet<Cow<'de, str>>,
+}
+
+impl<'de> Seen<'de> {
+    /// Adds `key`, or gives it back when the object named it before.
+    fn add(&mut self, key: Cow<'de, str>) -> Result<(), Cow<'de, str>> {
+        if self.len < FEW {
+            if self.few[..self.len].contains(&key) {
+                return Err(key);
+            }
+            self.few[self.len] = key;
+            self.len += 1;
+            return Ok(());
+        }
+        if self.many.is_empty() {
+            self.many.extend(self.few.iter_mut().map(std::mem::take));
+        }
+        if self.many.contains(&key) {
+            return Err(key);
+        }
+        self.many.insert(key);
+        Ok(())
+    }
+}
+
 /// An object key, borrowed from the input when it has no escapes.
-struct Key<'de>(std::borrow::Cow<'de, str>);
+struct Key<'de>(Cow<'de, str>);
 
 impl<'de> de::Deserialize<'de> for Key<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -145,6 +183,35 @@ mod tests {
         // The same key spelled with an escape is the same key.
         let err = check(br#"{"ab":1,"a\u0062":2}"#).unwrap_err();
         assert_eq!(err.key, "ab");
+    }
+
+    /// Objects with more keys than the short list holds are checked as
+    /// well, whichever key repeats and however it is spelled.
+    #[test]
+    fn finds_repeats_in_objects_of_any_size() {
+        for size in [1, FEW - 1, FEW, FEW + 1, 3 * FEW] {
+            let keys: Vec<String> = (0..size).map(|i| format!("k{i}")).collect();
+            let fields: Vec<String> = keys.iter().map(|k| format!(r#""{k}":1"#)).collect();
+            let doc = format!("{{{}}}", fields.join(","));
+            assert_eq!(check(doc.as_bytes()), Ok(()), "{doc}");
+            for repeated in &keys {
+                for spelling in [repeated.clone(), format!("\\u006b{}", &repeated[1..])] {
+                    let doc = format!(r#"{{{},"{spelling}":2,"z":3}}"#, fields.join(","));
+                    let err = check(doc.as_bytes()).unwrap_err();
+                    assert_eq!(err.key, *repeated, "{doc}");
+                    // The column of the repeated key's closing quote.
+                    let column = doc.find(r#"":2,"#).unwrap() + 1;
+                    assert_eq!((err.line, err.column), (1, column), "{doc}");
+                }
+            }
+        }
+        // Escaped keys that differ stay different.
+        assert_eq!(
+            check(br#"{"a\u0062":1,"a\u0063":2,"ab":{}}"#)
+                .unwrap_err()
+                .key,
+            "ab"
+        );
     }
 
     #[test]
