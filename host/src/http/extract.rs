@@ -6,9 +6,11 @@
 //! or trailing data → 400 `bad_request`; a body over the limit → 413. Both
 //! are [`ApiError`]s, never axum's plain-text rejections.
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
+use bytes::BytesMut;
+use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 use serde_json::error::Category;
 
@@ -38,9 +40,41 @@ pub async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes,
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::PayloadTooLarge
         } else {
-            ApiError::BadRequest("cannot read the request body".into())
+            unreadable()
         }
     })
+}
+
+/// Reads the whole of `body`, refusing it with 413 as soon as its data,
+/// however it is chunked, comes to more than `limit` bytes: what
+/// [`read_body`] answers under a `DefaultBodyLimit` of `limit`, without
+/// boxing the body again to count.
+pub async fn read_limited(body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    let mut data = body.into_data_stream();
+    // The first chunk as it came; later ones are joined after it.
+    let mut first: Option<Bytes> = None;
+    let mut joined = BytesMut::new();
+    let mut total: usize = 0;
+    while let Some(chunk) = data.next().await {
+        let chunk = chunk.map_err(|_| unreadable())?;
+        total = total.saturating_add(chunk.len());
+        if total > limit {
+            return Err(ApiError::PayloadTooLarge);
+        }
+        match first.take() {
+            None if joined.is_empty() => first = Some(chunk),
+            None => joined.extend_from_slice(&chunk),
+            Some(head) => {
+                joined.extend_from_slice(&head);
+                joined.extend_from_slice(&chunk);
+            }
+        }
+    }
+    Ok(first.unwrap_or_else(|| joined.freeze()))
+}
+
+fn unreadable() -> ApiError {
+    ApiError::BadRequest("cannot read the request body".into())
 }
 
 /// Decodes `bytes` as exactly one JSON object of type `T`, rejecting fields
@@ -256,6 +290,76 @@ mod tests {
         assert_eq!(v.list, [Inner { n: 1 }]);
         assert_eq!(v.kind, Some(Kind::Big));
         assert_eq!(v.map["k"], Inner { n: 2 });
+    }
+
+    /// A body of `chunks`, each a data frame, as hyper hands a chunked
+    /// request over.
+    fn chunked(chunks: &[&'static [u8]]) -> Body {
+        let frames = chunks
+            .iter()
+            .map(|c| Ok::<_, std::io::Error>(Bytes::from_static(c)))
+            .collect::<Vec<_>>();
+        Body::from_stream(futures_util::stream::iter(frames))
+    }
+
+    /// The body as `read_body` reads it under `DefaultBodyLimit::max(limit)`.
+    async fn through_the_layer(chunks: &[&'static [u8]], limit: usize) -> Result<Bytes, ApiError> {
+        use tower::{Layer, ServiceExt};
+        let service = tower::service_fn(|req: Request| async move {
+            Ok::<_, std::convert::Infallible>(read_body(req, &()).await)
+        });
+        let service = axum::extract::DefaultBodyLimit::max(limit).layer(service);
+        service
+            .oneshot(Request::new(chunked(chunks)))
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn reading_with_a_limit_answers_as_the_body_limit_layer_does() {
+        let cases: &[&[&'static [u8]]] = &[
+            &[],
+            &[b""],
+            &[b"{}"],
+            &[b"0123456789"],
+            &[b"01234", b"56789"],
+            &[b"01234", b"", b"56789"],
+            &[b"0123", b"4567", b"89"],
+            &[b"01234567890"],
+            &[b"0123456789", b"0"],
+            &[b"012345", b"6789", b"0", b"1"],
+        ];
+        for chunks in cases {
+            let direct = read_limited(chunked(chunks), 10).await;
+            let layered = through_the_layer(chunks, 10).await;
+            let whole: Vec<u8> = chunks.concat();
+            match (direct, layered) {
+                (Ok(a), Ok(b)) => {
+                    assert_eq!(a, b, "{chunks:?}");
+                    assert_eq!(a, whole, "{chunks:?}");
+                }
+                (Err(ApiError::PayloadTooLarge), Err(ApiError::PayloadTooLarge)) => {
+                    assert!(whole.len() > 10, "{chunks:?}")
+                }
+                other => panic!("{chunks:?}: {other:?}"),
+            }
+        }
+        // A body that fails to arrive is a bad request, either way.
+        let broken = || {
+            Body::from_stream(futures_util::stream::iter([
+                Ok(Bytes::from_static(b"01")),
+                Err(std::io::Error::other("reset")),
+            ]))
+        };
+        for result in [
+            read_limited(broken(), 10).await,
+            read_body(Request::new(broken()), &()).await,
+        ] {
+            match result {
+                Err(ApiError::BadRequest(m)) => assert_eq!(m, "cannot read the request body"),
+                other => panic!("{other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -20,7 +20,7 @@ use bytes::Bytes;
 use std::sync::Arc;
 
 use crate::http::error::ApiError;
-use crate::http::extract::read_body;
+use crate::http::extract::read_limited;
 use crate::providers::seam::call_normalised;
 use crate::providers::state::AppState;
 use body_rules::BodyRules;
@@ -82,7 +82,9 @@ async fn dispatch(
         .await
         .map_err(|_| ApiError::BadRequest("invalid path parameter".into()))?;
     let query = parts.uri.query().map(str::to_owned);
-    let body = read_body(Request::from_parts(parts, body), &state).await?;
+    // The limit the router's `DefaultBodyLimit` layer sets, from the same
+    // settings.
+    let body = read_limited(body, state.http().max_body_bytes).await?;
     let input = RouteInput {
         params,
         query,
