@@ -4,12 +4,6 @@
 
 use std::process::ExitCode;
 
-/// mimalloc instead of the system allocator: a request allocates a few
-/// dozen times, and glibc's malloc and free were the largest single cost
-/// of a library call (docs/BENCHMARKS.md, "Closing the gap to /health").
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use opsorch::cli::{self, Inherited, LogFormat};
