@@ -53,6 +53,7 @@ use base64::Engine as _;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::header::{HeaderName, HeaderValue, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
+use hyper::http::uri::{Authority, Scheme};
 use hyper::{HeaderMap, Method, StatusCode, Uri};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -353,21 +354,18 @@ impl Request {
     /// Sends the request and reads the whole answer. Statuses other than
     /// 2xx are errors, mapped as the [module documentation](self) says.
     pub async fn send(self, context: &CallContext) -> Result<Response> {
-        let what = self.describe();
+        let target = self.target();
         let response = self.send_any_status(context).await?;
-        match status_error(response.status, &what) {
-            Some(error) => Err(error),
-            None => Ok(response),
-        }
+        checked(response, &target)
     }
 
     /// Sends the request and decodes a 2xx answer's body as JSON.
     pub async fn send_json<T: DeserializeOwned>(self, context: &CallContext) -> Result<T> {
-        let what = self.describe();
-        let response = self.send(context).await?;
+        let target = self.target();
+        let response = checked(self.send_any_status(context).await?, &target)?;
         serde_json::from_slice(&response.body).map_err(|e| {
             Error::upstream(format!(
-                "{what} answered invalid JSON (line {}, column {})",
+                "{target} answered invalid JSON (line {}, column {})",
                 e.line(),
                 e.column()
             ))
@@ -381,7 +379,7 @@ impl Request {
             return Err(error);
         }
         let uri = self.uri?;
-        let what = format!("{} {}", self.method, describe_uri(&uri));
+        let what = Target::of(&self.method, Some(&uri));
         let inner = &self.client.inner;
         let timeout = self.timeout.unwrap_or(inner.timeout);
         let mut deadline = Instant::now() + timeout;
@@ -435,11 +433,53 @@ impl Request {
         }
     }
 
-    fn describe(&self) -> String {
-        match &self.uri {
-            Ok(uri) => format!("{} {}", self.method, describe_uri(uri)),
-            Err(_) => format!("{} (invalid URL)", self.method),
+    /// What error messages call this request.
+    fn target(&self) -> Target {
+        Target::of(&self.method, self.uri.as_ref().ok())
+    }
+}
+
+/// A request as error messages name it: its method and `scheme://host[:port]`,
+/// with no credentials, no path (it may hold a token, as webhook URLs do)
+/// and no query. It holds cheap copies of the parts and is formatted only
+/// when a message is written, not on every request.
+struct Target {
+    method: Method,
+    /// `None` for a URL that did not parse.
+    origin: Option<(Option<Scheme>, Option<Authority>)>,
+}
+
+impl Target {
+    fn of(method: &Method, uri: Option<&Uri>) -> Target {
+        Target {
+            method: method.clone(),
+            origin: uri.map(|uri| (uri.scheme().cloned(), uri.authority().cloned())),
         }
+    }
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Some((scheme, authority)) = &self.origin else {
+            return write!(f, "{} (invalid URL)", self.method);
+        };
+        let scheme = scheme.as_ref().map_or("http", Scheme::as_str);
+        let host = authority.as_ref().map_or("", Authority::host);
+        match authority.as_ref().and_then(Authority::port_u16) {
+            Some(port) => write!(f, "{} {scheme}://{host}:{port}", self.method),
+            None => write!(f, "{} {scheme}://{host}", self.method),
+        }
+    }
+}
+
+/// `response` when its status is 2xx, otherwise the error for its status.
+fn checked(response: Response, target: &Target) -> Result<Response> {
+    if response.status.is_success() {
+        return Ok(response);
+    }
+    match status_error(response.status, &target.to_string()) {
+        Some(error) => Err(error),
+        None => Ok(response),
     }
 }
 
@@ -494,13 +534,13 @@ pub fn status_error(status: StatusCode, what: &str) -> Option<Error> {
     }
 }
 
-fn too_large(what: &str, max: usize) -> Error {
+fn too_large(what: &Target, max: usize) -> Error {
     Error::upstream(format!(
         "{what} answered more than the {max}-byte response limit"
     ))
 }
 
-fn transport_error(what: &str, error: &hyper_util::client::legacy::Error) -> Error {
+fn transport_error(what: &Target, error: &hyper_util::client::legacy::Error) -> Error {
     use std::error::Error as _;
     let reason = if error.is_connect() {
         "cannot connect"
@@ -514,17 +554,6 @@ fn transport_error(what: &str, error: &hyper_util::client::legacy::Error) -> Err
         "the connection failed"
     };
     Error::unavailable(format!("{what}: {reason}"))
-}
-
-/// `scheme://host[:port]`: no credentials, no path (it may hold a token,
-/// as webhook URLs do), no query.
-fn describe_uri(uri: &Uri) -> String {
-    let scheme = uri.scheme_str().unwrap_or("http");
-    let host = uri.host().unwrap_or("");
-    match uri.port_u16() {
-        Some(port) => format!("{scheme}://{host}:{port}"),
-        None => format!("{scheme}://{host}"),
-    }
 }
 
 #[cfg(test)]
@@ -554,11 +583,18 @@ mod tests {
         let uri: Uri = "https://user:pw@api.example.com:8443/v1/x?token=secret"
             .parse()
             .unwrap();
-        assert_eq!(describe_uri(&uri), "https://api.example.com:8443");
+        let shown = |uri: &Uri| Target::of(&Method::GET, Some(uri)).to_string();
+        assert_eq!(shown(&uri), "GET https://api.example.com:8443");
         let uri: Uri = "https://hooks.example/services/T0/B0/s3cr3t"
             .parse()
             .unwrap();
-        assert_eq!(describe_uri(&uri), "https://hooks.example");
+        assert_eq!(shown(&uri), "GET https://hooks.example");
+        let uri: Uri = "/relative/path".parse().unwrap();
+        assert_eq!(shown(&uri), "GET http://");
+        assert_eq!(
+            Target::of(&Method::POST, None).to_string(),
+            "POST (invalid URL)"
+        );
     }
 
     /// Every error a request can end in names the origin only: a webhook
