@@ -8,11 +8,12 @@
 //! [`shutdown`] (the stdio server calls it when stdin closes; the host
 //! calls it through the library's asynchronous module at shutdown).
 //!
-//! An adapter future is polled wherever its caller polls it (the host's
-//! request task, the stdio writer), with this runtime's context entered
-//! around every poll and around its drop: a call that is ready on its first
-//! poll is answered without a thread hand-off, and one that waits for I/O
-//! is woken by this runtime's threads.
+//! An adapter future is first polled wherever its caller polls it (the
+//! host's request task, the stdio writer), with this runtime's context
+//! entered: a call that is ready on its first poll is answered without a
+//! thread hand-off. A call that has to wait moves into a task on this
+//! runtime, where its I/O is driven, and its caller is woken once, when it
+//! is done ([`Guarded`]).
 
 use std::future::Future;
 use std::pin::{pin, Pin};
@@ -22,6 +23,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use tokio::runtime::{Builder, Handle, Runtime};
+use tokio::task::JoinHandle;
 
 use crate::context::CallContext;
 use crate::error::{Error, ErrorKind};
@@ -94,12 +96,31 @@ pub(crate) type BoxFuture = Pin<Box<dyn Future<Output = Result<String, Error>> +
 /// An adapter call made safe to poll anywhere: the runtime's context is
 /// entered around each poll and the drop, a panic becomes `adapter_panic`,
 /// and the deadline of the call context is applied.
+///
+/// The first poll runs where the caller polls (the host's request task):
+/// a call that is ready then is answered with no thread hand-off. An
+/// asynchronous call that is still waiting after it moves, boxed as it is,
+/// into a task on the adapter runtime, and the caller waits for that task
+/// alone. The call's sockets and timers are driven by the runtime's threads
+/// anyway; run there, each of its wake-ups (the HTTP client's connection
+/// task answering, a body chunk arriving) stays on those threads instead
+/// of crossing to the caller's runtime and back, and the caller is woken
+/// once, when the call is done. Dropping the `Guarded` aborts the task: the
+/// call's future is dropped on the runtime, which cancels its work.
 pub(crate) struct Guarded {
-    inner: Option<BoxFuture>,
+    stage: Stage,
     handle: Option<Handle>,
     what: &'static str,
     /// Tags the log lines written while the call is polled.
     request_id: Option<Arc<str>>,
+}
+
+enum Stage {
+    /// Not polled yet, or polled where the caller polls.
+    Here(BoxFuture),
+    /// Moved to a task on the adapter runtime.
+    OnRuntime(JoinHandle<Result<String, Error>>),
+    Finished,
 }
 
 impl Guarded {
@@ -108,7 +129,7 @@ impl Guarded {
     /// non-blocking one returns at once).
     pub(crate) fn blocking(what: &'static str, inner: BoxFuture) -> Guarded {
         Guarded {
-            inner: Some(inner),
+            stage: Stage::Here(inner),
             handle: None,
             what,
             request_id: None,
@@ -139,7 +160,7 @@ impl Guarded {
             None => inner,
         };
         Guarded {
-            inner: Some(inner),
+            stage: Stage::Here(inner),
             handle: Some(handle),
             what,
             request_id: Some(context.request_id())
@@ -150,10 +171,67 @@ impl Guarded {
 
     fn ready(result: Result<String, Error>) -> Guarded {
         Guarded {
-            inner: Some(Box::pin(std::future::ready(result))),
+            stage: Stage::Here(Box::pin(std::future::ready(result))),
             handle: None,
             what: "call",
             request_id: None,
+        }
+    }
+}
+
+/// Polls `inner` once with the request id set for log lines; a panic
+/// becomes `adapter_panic`, and the future that panicked is dropped.
+fn poll_caught(
+    inner: &mut Option<BoxFuture>,
+    what: &'static str,
+    request_id: Option<&Arc<str>>,
+    cx: &mut Context<'_>,
+) -> Poll<Result<String, Error>> {
+    let Some(future) = inner.as_mut() else {
+        return Poll::Ready(Err(Error::internal(
+            "adapter call polled after it finished",
+        )));
+    };
+    let polled = crate::log::with_request_id(request_id, || {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| future.as_mut().poll(cx)))
+    });
+    match polled {
+        Ok(Poll::Pending) => Poll::Pending,
+        Ok(Poll::Ready(result)) => {
+            *inner = None;
+            Poll::Ready(result)
+        }
+        Err(_) => {
+            let error = crate::log::with_request_id(request_id, || crate::panic::panic_error(what));
+            let broken = inner.take();
+            // Dropping a future that panicked may panic again.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(broken)));
+            Poll::Ready(Err(error))
+        }
+    }
+}
+
+/// An adapter call moved to the adapter runtime: each poll as
+/// [`poll_caught`] does it.
+struct Moved {
+    inner: Option<BoxFuture>,
+    what: &'static str,
+    request_id: Option<Arc<str>>,
+}
+
+impl Future for Moved {
+    type Output = Result<String, Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        poll_caught(&mut this.inner, this.what, this.request_id.as_ref(), cx)
+    }
+}
+
+impl Drop for Moved {
+    fn drop(&mut self) {
+        if let Some(inner) = self.inner.take() {
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(inner)));
         }
     }
 }
@@ -163,40 +241,62 @@ impl Future for Guarded {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
-        let Some(inner) = this.inner.as_mut() else {
-            return Poll::Ready(Err(Error::internal(
+        match std::mem::replace(&mut this.stage, Stage::Finished) {
+            Stage::Here(future) => {
+                let mut inner = Some(future);
+                let polled = {
+                    let _entered = this.handle.as_ref().map(Handle::enter);
+                    poll_caught(&mut inner, this.what, this.request_id.as_ref(), cx)
+                };
+                match (polled, inner, &this.handle) {
+                    (Poll::Ready(result), _, _) => Poll::Ready(result),
+                    (Poll::Pending, Some(future), Some(handle)) => {
+                        let task = handle.spawn(Moved {
+                            inner: Some(future),
+                            what: this.what,
+                            request_id: this.request_id.clone(),
+                        });
+                        this.stage = Stage::OnRuntime(task);
+                        self.poll(cx)
+                    }
+                    (Poll::Pending, Some(future), None) => {
+                        this.stage = Stage::Here(future);
+                        Poll::Pending
+                    }
+                    (Poll::Pending, None, _) => {
+                        Poll::Ready(Err(Error::internal("adapter call lost while pending")))
+                    }
+                }
+            }
+            Stage::OnRuntime(mut task) => match Pin::new(&mut task).poll(cx) {
+                Poll::Pending => {
+                    this.stage = Stage::OnRuntime(task);
+                    Poll::Pending
+                }
+                Poll::Ready(Ok(result)) => Poll::Ready(result),
+                // `Moved` catches panics, so the task ends this way only
+                // when the runtime shut down under it.
+                Poll::Ready(Err(_)) => Poll::Ready(Err(Error::of_kind(
+                    ErrorKind::Unavailable,
+                    "the adapter runtime has shut down",
+                ))),
+            },
+            Stage::Finished => Poll::Ready(Err(Error::internal(
                 "adapter call polled after it finished",
-            )));
-        };
-        let _entered = this.handle.as_ref().map(Handle::enter);
-        let polled = crate::log::with_request_id(this.request_id.as_ref(), || {
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.as_mut().poll(cx)))
-        });
-        match polled {
-            Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(result)) => {
-                this.inner = None;
-                Poll::Ready(result)
-            }
-            Err(_) => {
-                let error = crate::log::with_request_id(this.request_id.as_ref(), || {
-                    crate::panic::panic_error(this.what)
-                });
-                let broken = this.inner.take();
-                // Dropping a future that panicked may panic again.
-                let _ =
-                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(broken)));
-                Poll::Ready(Err(error))
-            }
+            ))),
         }
     }
 }
 
 impl Drop for Guarded {
     fn drop(&mut self) {
-        if let Some(inner) = self.inner.take() {
-            let _entered = self.handle.as_ref().map(Handle::enter);
-            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(inner)));
+        match std::mem::replace(&mut self.stage, Stage::Finished) {
+            Stage::Here(inner) => {
+                let _entered = self.handle.as_ref().map(Handle::enter);
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(inner)));
+            }
+            Stage::OnRuntime(task) => task.abort(),
+            Stage::Finished => {}
         }
     }
 }
