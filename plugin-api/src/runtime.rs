@@ -13,7 +13,7 @@
 //! entered: a call that is ready on its first poll is answered without a
 //! thread hand-off. A call that has to wait moves into a task on this
 //! runtime, where its I/O is driven, and its caller is woken once, when it
-//! is done ([`Guarded`]).
+//! is done (`Guarded`).
 
 use std::future::Future;
 use std::pin::{pin, Pin};
