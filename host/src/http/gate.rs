@@ -10,6 +10,7 @@
 //! `X-Request-ID` on the response (errors and 404s included), log failures,
 //! and emit the audit record of a successful call.
 
+use std::borrow::Cow;
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
@@ -287,7 +288,7 @@ fn finish(admitted: Admitted, mut response: Response) -> Response {
         header::ACCESS_CONTROL_ALLOW_METHODS,
         HeaderValue::from_static("GET,POST,PATCH,OPTIONS"),
     );
-    let request_id_text = || String::from_utf8_lossy(request_id.as_bytes());
+    let request_id_text = || logged_request_id(&request_id);
 
     let status = response.status();
     if let Some(m) = &metrics {
@@ -335,6 +336,17 @@ fn finish(admitted: Admitted, mut response: Response) -> Response {
         .headers_mut()
         .insert(X_REQUEST_ID.clone(), request_id);
     response
+}
+
+/// The request ID as the log and the audit record write it: the header's
+/// text, borrowed. The ID is generated or passed [`is_safe_request_id`], so
+/// it is visible ASCII and `to_str` takes it as it is; any other value
+/// (none reaches here) would be converted lossily, as it always was.
+fn logged_request_id(request_id: &HeaderValue) -> Cow<'_, str> {
+    match request_id.to_str() {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(request_id.as_bytes()),
+    }
 }
 
 /// The `Content-Length` the client announced, if it is a number.
@@ -490,5 +502,42 @@ mod tests {
         ] {
             assert!(!is_safe_request_id(bad.as_bytes()), "{bad:?}");
         }
+    }
+
+    /// The text the log and the audit record write for a request ID is what
+    /// the lossy conversion gave, for a generated ID, for every kind of
+    /// client ID the gate keeps, and for a value only the fallback takes.
+    #[test]
+    fn logged_request_id_is_the_lossy_text() {
+        let lossy = |id: &HeaderValue| String::from_utf8_lossy(id.as_bytes()).into_owned();
+        let generated = generate_request_id();
+        assert_eq!(logged_request_id(&generated), lossy(&generated));
+        assert!(matches!(logged_request_id(&generated), Cow::Borrowed(_)));
+        assert_eq!(logged_request_id(&generated).len(), 36);
+        let longest = "a".repeat(FIXED.max_request_id_len);
+        for given in [
+            "a",
+            "123e4567-e89b-12d3-a456-426614174000",
+            "Root=1-5e1b4151;Parent=53995c3f",
+            "x@y/z+w",
+            "-_.:;=/+@",
+            longest.as_str(),
+        ] {
+            let id = HeaderValue::from_str(given).unwrap();
+            assert!(is_safe_request_id(id.as_bytes()), "{given}");
+            assert_eq!(logged_request_id(&id), given);
+            assert_eq!(logged_request_id(&id), lossy(&id));
+        }
+        // Not valid as `to_str` text: UTF-8 beyond ASCII and a lone byte
+        // that is no UTF-8 at all; both come out as the lossy text did.
+        for bytes in [&b"caf\xc3\xa9"[..], &b"caf\xe9"[..]] {
+            let id = HeaderValue::from_bytes(bytes).unwrap();
+            assert!(id.to_str().is_err());
+            assert_eq!(logged_request_id(&id), lossy(&id));
+        }
+        assert_eq!(
+            logged_request_id(&HeaderValue::from_bytes(b"caf\xe9").unwrap()),
+            "caf\u{fffd}"
+        );
     }
 }
