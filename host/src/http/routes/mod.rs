@@ -53,9 +53,10 @@ pub fn router(state: AppState) -> Router {
 
 fn method_router(route: &'static Route) -> MethodRouter<AppState> {
     let rules = route.body.map(|schema| Arc::new(BodyRules::new(schema)));
+    let has_params = route.path_params().next().is_some();
     let handler =
         Template(route.path).handler(move |State(state): State<AppState>, req: Request| {
-            dispatch(route, rules.clone(), state, req)
+            dispatch(route, has_params, rules.clone(), state, req)
         });
     match route.http {
         Http::Get => get(handler),
@@ -69,9 +70,12 @@ async fn not_found() -> ApiError {
 }
 
 /// The one handler behind every table route: find the provider, build the
-/// payload, call, shape the reply.
+/// payload, call, shape the reply. `has_params` says whether the route's
+/// path has `{param}` segments; a route without any skips the `Path`
+/// extractor, which could only give it no parameters.
 async fn dispatch(
     route: &'static Route,
+    has_params: bool,
     rules: Option<Arc<BodyRules>>,
     state: AppState,
     req: Request,
@@ -79,9 +83,14 @@ async fn dispatch(
     // 501 comes first: an unconfigured capability says so whatever the body.
     let provider = state.provider(route.method.capability())?;
     let (mut parts, body) = req.into_parts();
-    let Path(params) = Path::<Vec<(String, String)>>::from_request_parts(&mut parts, &state)
-        .await
-        .map_err(|_| ApiError::BadRequest("invalid path parameter".into()))?;
+    let params = if has_params {
+        let Path(params) = Path::<Vec<(String, String)>>::from_request_parts(&mut parts, &state)
+            .await
+            .map_err(|_| ApiError::BadRequest("invalid path parameter".into()))?;
+        params
+    } else {
+        Vec::new()
+    };
     let query = parts.uri.query().map(str::to_owned);
     // The limit the `DefaultBodyLimit` layer sets for `POST
     // /providers/{cap}`, from the same settings.
@@ -115,15 +124,16 @@ mod fuzz;
 #[cfg(test)]
 mod tests {
     use axum::body::Body;
-    use axum::http::{Method, Request};
+    use axum::http::{Method, Request, StatusCode};
+    use opsorch_plugin_api::methods::{Capability, Method as ApiMethod};
     use tower::ServiceExt;
 
-    use std::sync::Arc;
+    use std::sync::{Arc, Mutex};
 
     use super::table::{Http, ROUTES};
     use super::RouteTemplate;
     use crate::metrics::Metrics;
-    use crate::providers::seam::ProviderRegistry;
+    use crate::providers::seam::{Json, Provider, ProviderFuture, ProviderRegistry};
     use crate::providers::state::{AppState, HttpSettings, NoPlugins};
 
     /// With metrics, every route answers with its own template, whatever
@@ -187,5 +197,98 @@ mod tests {
         let request = Request::get("/nowhere").body(Body::empty()).unwrap();
         let response = router.oneshot(request).await.unwrap();
         assert_eq!(response.extensions().get::<RouteTemplate>(), None);
+    }
+
+    /// Answers every method with its empty value and keeps each payload.
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<(ApiMethod, String)>>);
+
+    impl Provider for Recorder {
+        fn call(&self, method: ApiMethod, payload: String) -> ProviderFuture<'_> {
+            self.0.lock().unwrap().push((method, payload));
+            Box::pin(async move { Ok(Json::check(method.result_kind().empty_json()).unwrap()) })
+        }
+    }
+
+    /// A route without `{param}` segments answers without the `Path`
+    /// extractor; one with them still gets its percent-decoded parameters,
+    /// and a segment that does not decode to UTF-8 is still a 400 `invalid
+    /// path parameter` that reaches no provider.
+    #[tokio::test]
+    async fn path_parameters_only_where_the_route_has_them() {
+        assert!(ROUTES.iter().any(|r| r.path_params().next().is_none()));
+        assert!(ROUTES.iter().any(|r| r.path_params().count() == 2));
+        let recorder = Arc::new(Recorder::default());
+        let state = AppState::new(ProviderRegistry::new(), None, HttpSettings::default());
+        for cap in [Capability::Incident, Capability::Orchestration] {
+            state.set_provider(cap, Some(recorder.clone()));
+        }
+        let router = super::router(state);
+        let send = |method: Method, path: &str, body: &'static str| {
+            let request = Request::builder()
+                .method(method)
+                .uri(path)
+                .body(Body::from(body))
+                .unwrap();
+            router.clone().oneshot(request)
+        };
+        let text = |response: axum::response::Response| async move {
+            let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            String::from_utf8(bytes.to_vec()).unwrap()
+        };
+        let taken = || std::mem::take(&mut *recorder.0.lock().unwrap());
+
+        let response = send(Method::POST, "/incidents/query", r#"{"limit":5}"#)
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(text(response).await, "[]");
+        let calls = taken();
+        assert_eq!(calls.len(), 1);
+        assert_eq!(calls[0].0, ApiMethod::IncidentQuery);
+        assert!(calls[0].1.contains(r#""limit":5"#), "{}", calls[0].1);
+
+        let response = send(Method::GET, "/incidents/in%20c%2F1%C3%A9", "")
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(
+            taken(),
+            [(
+                ApiMethod::IncidentGet,
+                "{\"id\":\"in c/1\u{e9}\"}".to_owned()
+            )]
+        );
+
+        let response = send(
+            Method::POST,
+            "/orchestration/runs/r%201/steps/s%2F2/complete",
+            "{}",
+        )
+        .await
+        .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let calls = taken();
+        assert_eq!(calls.len(), 1);
+        assert_eq!(calls[0].0, ApiMethod::OrchestrationRunsStepsComplete);
+        assert!(calls[0].1.contains(r#""runId":"r 1""#), "{}", calls[0].1);
+        assert!(calls[0].1.contains(r#""stepId":"s/2""#), "{}", calls[0].1);
+
+        for (method, path) in [
+            (Method::GET, "/incidents/%FF"),
+            (Method::GET, "/incidents/%C3/timeline"),
+            (Method::POST, "/orchestration/runs/r1/steps/%E9/complete"),
+        ] {
+            let response = send(method, path, "{}").await.unwrap();
+            assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{path}");
+            let body = text(response).await;
+            assert!(
+                body.contains(r#""invalid path parameter""#),
+                "{path}: {body}"
+            );
+            assert!(taken().is_empty(), "{path}");
+        }
     }
 }
