@@ -110,14 +110,11 @@ pub(crate) type BoxFuture = Pin<Box<dyn Future<Output = Result<String, Error>> +
 pub(crate) struct Guarded {
     stage: Stage,
     handle: Option<Handle>,
-    what: &'static str,
-    /// Tags the log lines written while the call is polled.
-    request_id: Option<Arc<str>>,
 }
 
 enum Stage {
     /// Not polled yet, or polled where the caller polls.
-    Here(BoxFuture),
+    Here(Caught),
     /// Moved to a task on the adapter runtime.
     OnRuntime(JoinHandle<Result<String, Error>>),
     Finished,
@@ -129,10 +126,12 @@ impl Guarded {
     /// non-blocking one returns at once).
     pub(crate) fn blocking(what: &'static str, inner: BoxFuture) -> Guarded {
         Guarded {
-            stage: Stage::Here(inner),
+            stage: Stage::Here(Caught {
+                inner: Some(inner),
+                what,
+                request_id: None,
+            }),
             handle: None,
-            what,
-            request_id: None,
         }
     }
 
@@ -145,7 +144,7 @@ impl Guarded {
     ) -> Guarded {
         let handle = match handle() {
             Ok(handle) => handle,
-            Err(e) => return Guarded::ready(Err(e)),
+            Err(e) => return Guarded::blocking("call", Box::pin(std::future::ready(Err(e)))),
         };
         let inner: BoxFuture = match context.deadline() {
             Some(deadline) => Box::pin(async move {
@@ -160,79 +159,70 @@ impl Guarded {
             None => inner,
         };
         Guarded {
-            stage: Stage::Here(inner),
+            stage: Stage::Here(Caught {
+                inner: Some(inner),
+                what,
+                request_id: Some(context.request_id())
+                    .filter(|id| !id.is_empty())
+                    .map(Arc::from),
+            }),
             handle: Some(handle),
-            what,
-            request_id: Some(context.request_id())
-                .filter(|id| !id.is_empty())
-                .map(Arc::from),
-        }
-    }
-
-    fn ready(result: Result<String, Error>) -> Guarded {
-        Guarded {
-            stage: Stage::Here(Box::pin(std::future::ready(result))),
-            handle: None,
-            what: "call",
-            request_id: None,
         }
     }
 }
 
-/// Polls `inner` once with the request id set for log lines; a panic
-/// becomes `adapter_panic`, and the future that panicked is dropped.
-fn poll_caught(
-    inner: &mut Option<BoxFuture>,
-    what: &'static str,
-    request_id: Option<&Arc<str>>,
-    cx: &mut Context<'_>,
-) -> Poll<Result<String, Error>> {
-    let Some(future) = inner.as_mut() else {
-        return Poll::Ready(Err(Error::internal(
-            "adapter call polled after it finished",
-        )));
-    };
-    let polled = crate::log::with_request_id(request_id, || {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| future.as_mut().poll(cx)))
-    });
-    match polled {
-        Ok(Poll::Pending) => Poll::Pending,
-        Ok(Poll::Ready(result)) => {
-            *inner = None;
-            Poll::Ready(result)
-        }
-        Err(_) => {
-            let error = crate::log::with_request_id(request_id, || crate::panic::panic_error(what));
-            let broken = inner.take();
-            // Dropping a future that panicked may panic again.
-            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(broken)));
-            Poll::Ready(Err(error))
-        }
-    }
-}
-
-/// An adapter call moved to the adapter runtime: each poll as
-/// [`poll_caught`] does it.
-struct Moved {
+/// An adapter call whose polls and drop catch panics: a poll that panics
+/// is `adapter_panic`, and the future that panicked is dropped. Each poll
+/// tags the log lines written meanwhile with the request id.
+struct Caught {
     inner: Option<BoxFuture>,
     what: &'static str,
     request_id: Option<Arc<str>>,
 }
 
-impl Future for Moved {
+impl Future for Caught {
     type Output = Result<String, Error>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
-        poll_caught(&mut this.inner, this.what, this.request_id.as_ref(), cx)
+        let Some(future) = this.inner.as_mut() else {
+            return Poll::Ready(Err(Error::internal(
+                "adapter call polled after it finished",
+            )));
+        };
+        let request_id = this.request_id.as_ref();
+        let polled = crate::log::with_request_id(request_id, || {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| future.as_mut().poll(cx)))
+        });
+        match polled {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(result)) => {
+                this.inner = None;
+                Poll::Ready(result)
+            }
+            Err(_) => {
+                let error = crate::log::with_request_id(request_id, || {
+                    crate::panic::panic_error(this.what)
+                });
+                // Dropping a future that panicked may panic again.
+                this.drop_inner();
+                Poll::Ready(Err(error))
+            }
+        }
     }
 }
 
-impl Drop for Moved {
-    fn drop(&mut self) {
+impl Caught {
+    fn drop_inner(&mut self) {
         if let Some(inner) = self.inner.take() {
             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(inner)));
         }
+    }
+}
+
+impl Drop for Caught {
+    fn drop(&mut self) {
+        self.drop_inner();
     }
 }
 
@@ -242,29 +232,20 @@ impl Future for Guarded {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
         match std::mem::replace(&mut this.stage, Stage::Finished) {
-            Stage::Here(future) => {
-                let mut inner = Some(future);
+            Stage::Here(mut call) => {
                 let polled = {
                     let _entered = this.handle.as_ref().map(Handle::enter);
-                    poll_caught(&mut inner, this.what, this.request_id.as_ref(), cx)
+                    Pin::new(&mut call).poll(cx)
                 };
-                match (polled, inner, &this.handle) {
-                    (Poll::Ready(result), _, _) => Poll::Ready(result),
-                    (Poll::Pending, Some(future), Some(handle)) => {
-                        let task = handle.spawn(Moved {
-                            inner: Some(future),
-                            what: this.what,
-                            request_id: this.request_id.clone(),
-                        });
-                        this.stage = Stage::OnRuntime(task);
+                match (polled, &this.handle) {
+                    (Poll::Ready(result), _) => Poll::Ready(result),
+                    (Poll::Pending, Some(handle)) => {
+                        this.stage = Stage::OnRuntime(handle.spawn(call));
                         self.poll(cx)
                     }
-                    (Poll::Pending, Some(future), None) => {
-                        this.stage = Stage::Here(future);
+                    (Poll::Pending, None) => {
+                        this.stage = Stage::Here(call);
                         Poll::Pending
-                    }
-                    (Poll::Pending, None, _) => {
-                        Poll::Ready(Err(Error::internal("adapter call lost while pending")))
                     }
                 }
             }
@@ -274,7 +255,7 @@ impl Future for Guarded {
                     Poll::Pending
                 }
                 Poll::Ready(Ok(result)) => Poll::Ready(result),
-                // `Moved` catches panics, so the task ends this way only
+                // `Caught` catches panics, so the task ends this way only
                 // when the runtime shut down under it.
                 Poll::Ready(Err(_)) => Poll::Ready(Err(Error::of_kind(
                     ErrorKind::Unavailable,
@@ -291,9 +272,9 @@ impl Future for Guarded {
 impl Drop for Guarded {
     fn drop(&mut self) {
         match std::mem::replace(&mut self.stage, Stage::Finished) {
-            Stage::Here(inner) => {
+            Stage::Here(call) => {
                 let _entered = self.handle.as_ref().map(Handle::enter);
-                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(inner)));
+                drop(call);
             }
             Stage::OnRuntime(task) => task.abort(),
             Stage::Finished => {}
