@@ -355,14 +355,14 @@ impl Request {
     /// 2xx are errors, mapped as the [module documentation](self) says.
     pub async fn send(self, context: &CallContext) -> Result<Response> {
         let target = self.target();
-        let response = self.send_any_status(context).await?;
+        let response = self.exchange(&target, context).await?;
         checked(response, &target)
     }
 
     /// Sends the request and decodes a 2xx answer's body as JSON.
     pub async fn send_json<T: DeserializeOwned>(self, context: &CallContext) -> Result<T> {
         let target = self.target();
-        let response = checked(self.send_any_status(context).await?, &target)?;
+        let response = checked(self.exchange(&target, context).await?, &target)?;
         serde_json::from_slice(&response.body).map_err(|e| {
             Error::upstream(format!(
                 "{target} answered invalid JSON (line {}, column {})",
@@ -375,11 +375,17 @@ impl Request {
     /// Sends the request and returns the answer whatever its status; only
     /// transport failures, timeouts and the size limit are errors.
     pub async fn send_any_status(self, context: &CallContext) -> Result<Response> {
+        let target = self.target();
+        self.exchange(&target, context).await
+    }
+
+    /// [`Request::send_any_status`], with the request's [`Target`] made once
+    /// by the caller, which may need it again for the status.
+    async fn exchange(self, what: &Target, context: &CallContext) -> Result<Response> {
         if let Some(error) = self.error {
             return Err(error);
         }
         let uri = self.uri?;
-        let what = Target::of(&self.method, Some(&uri));
         let inner = &self.client.inner;
         let timeout = self.timeout.unwrap_or(inner.timeout);
         let mut deadline = Instant::now() + timeout;
@@ -396,7 +402,7 @@ impl Request {
                 .client
                 .request(request)
                 .await
-                .map_err(|e| transport_error(&what, &e))?;
+                .map_err(|e| transport_error(what, &e))?;
             let (parts, body) = response.into_parts();
             if let Some(length) = parts
                 .headers
@@ -405,7 +411,7 @@ impl Request {
                 .and_then(|v| v.parse::<u64>().ok())
             {
                 if length > max as u64 {
-                    return Err(too_large(&what, max));
+                    return Err(too_large(what, max));
                 }
             }
             let body = Limited::new(body, max)
@@ -415,7 +421,7 @@ impl Request {
                     if e.downcast_ref::<http_body_util::LengthLimitError>()
                         .is_some()
                     {
-                        too_large(&what, max)
+                        too_large(what, max)
                     } else {
                         Error::unavailable(format!("{what}: the answer broke off"))
                     }
