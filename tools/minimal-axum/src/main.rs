@@ -9,8 +9,6 @@
 //! `MINIMAL_LISTENING <addr>` on stdout once it accepts connections, and
 //! runs until killed.
 
-use std::io::Write;
-
 use axum::http::header;
 use axum::routing::get;
 use axum::Router;
@@ -29,10 +27,5 @@ async fn main() -> std::io::Result<()> {
             )
         }),
     );
-    let listener = tokio::net::TcpListener::bind(&addr).await?;
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "MINIMAL_LISTENING {}", listener.local_addr()?)?;
-    out.flush()?;
-    drop(out);
-    axum::serve(listener, app).await
+    opsorch_minimal_axum::serve(&addr, app).await
 }

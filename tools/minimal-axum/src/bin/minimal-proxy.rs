@@ -12,8 +12,6 @@
 //! accepts connections, and runs until killed. An upstream that fails
 //! answers 502.
 
-use std::io::Write;
-
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, StatusCode, Uri};
@@ -62,10 +60,5 @@ async fn main() -> std::io::Result<()> {
     let app = Router::new()
         .route("/services/query", post(query))
         .with_state(Upstream { client, url });
-    let listener = tokio::net::TcpListener::bind(&addr).await?;
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "MINIMAL_LISTENING {}", listener.local_addr()?)?;
-    out.flush()?;
-    drop(out);
-    axum::serve(listener, app).await
+    opsorch_minimal_axum::serve(&addr, app).await
 }
