@@ -502,19 +502,33 @@ fn temp_prefix(path: &Path) -> String {
 /// by each write, so it cannot carry the lock. Released when the returned
 /// file is dropped.
 fn lock_file(path: &Path) -> std::io::Result<File> {
+    let lock = open_lock_file(path)?;
+    rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive)?;
+    Ok(lock)
+}
+
+/// [`lock_file`] without waiting: `None` while another writer holds it.
+fn try_lock_file(path: &Path) -> std::io::Result<Option<File>> {
+    let lock = open_lock_file(path)?;
+    match rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(Some(lock)),
+        Err(rustix::io::Errno::WOULDBLOCK) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn open_lock_file(path: &Path) -> std::io::Result<File> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let lock = OpenOptions::new()
+    OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
         .mode(0o600)
-        .open(parent_dir(path).join(format!(".{name}.lock")))?;
-    rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive)?;
-    Ok(lock)
+        .open(parent_dir(path).join(format!(".{name}.lock")))
 }
 
 fn parent_dir(path: &Path) -> PathBuf {
@@ -525,9 +539,20 @@ fn parent_dir(path: &Path) -> PathBuf {
 }
 
 /// Removes temporary files that a process killed mid-write left next to
-/// `path` (they may hold secrets). Only files whose writer process is gone
-/// are touched, so another live process writing the same file is safe.
+/// `path` (they may hold secrets).
+///
+/// Every write makes, fills and renames its temporary file while holding
+/// the file's lock (see [`JsonSecretStore::put`]), so a temporary found
+/// while this function holds the lock belongs to no write under way. The
+/// lock is only tried: while another store writes (a host overlapping
+/// this one during a swap), nothing is removed, and the next start cleans
+/// up. Without a lock file (a read-only directory, where nothing could be
+/// removed anyway) nothing is removed either. Only names of the writer's
+/// shape (`.<name>.<pid>.<random>.tmp`) are touched.
 fn remove_stale_temporaries(path: &Path) {
+    let Ok(Some(_lock)) = try_lock_file(path) else {
+        return;
+    };
     let prefix = temp_prefix(path);
     let Ok(entries) = fs::read_dir(parent_dir(path)) else {
         return;
@@ -544,13 +569,9 @@ fn remove_stale_temporaries(path: &Path) {
         let (Some(pid), Some(n), None) = (parts.next(), parts.next(), parts.next()) else {
             continue;
         };
-        let Ok(pid) = pid.parse::<u32>() else {
-            continue;
-        };
-        if n.is_empty() || !n.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            continue;
-        }
-        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+        let pid_shaped = !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit());
+        let random_shaped = !n.is_empty() && n.bytes().all(|b| b.is_ascii_alphanumeric());
+        if pid_shaped && random_shaped {
             let _ = fs::remove_file(entry.path());
         }
     }
@@ -1117,41 +1138,59 @@ mod tests {
         assert!(dir.path().join(".secrets.json.lock").exists());
     }
 
-    #[test]
-    fn stale_temporaries_of_dead_writers_are_removed() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("secrets.json");
-        fs::write(&path, "{}").unwrap();
-        // No live process has pid u32::MAX.
-        let stale = dir.path().join(".secrets.json.4294967295.3.tmp");
-        let ours = dir
-            .path()
-            .join(format!(".secrets.json.{}.9.tmp", std::process::id()));
-        let unrelated = dir.path().join(".other.json.4294967295.3.tmp");
-        for f in [&stale, &ours, &unrelated] {
-            fs::write(f, "{\"token\":\"x\"}").unwrap();
-        }
-        JsonSecretStore::open_with(path, None).unwrap();
-        assert!(!stale.exists());
-        assert!(ours.exists());
-        assert!(unrelated.exists());
+    /// Writes a temporary-shaped file holding a secret next to `path`.
+    fn leave_temporary(dir: &Path, name: &str) -> PathBuf {
+        let file = dir.join(name);
+        fs::write(&file, "{\"token\":\"x\"}").unwrap();
+        file
     }
 
     #[test]
-    fn temporaries_of_live_writers_or_of_other_shapes_are_kept() {
+    fn temporaries_left_by_writers_are_removed_when_no_write_is_under_way() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("secrets.json");
         fs::write(&path, "{}").unwrap();
-        // pid 1 is always alive: its write may still be under way.
-        let live = dir.path().join(".secrets.json.1.3.tmp");
-        // Not a name our writer makes (the random part is alphanumeric).
-        let odd = dir.path().join(".secrets.json.4294967295.not-ours.tmp");
-        for f in [&live, &odd] {
-            fs::write(f, "{\"token\":\"x\"}").unwrap();
-        }
+        // Whatever pid the name carries (a dead writer, a reused pid, this
+        // very process): with the lock free, no write owns it.
+        let left = [
+            leave_temporary(dir.path(), ".secrets.json.4294967295.3.tmp"),
+            leave_temporary(dir.path(), ".secrets.json.1.Ab9.tmp"),
+            leave_temporary(
+                dir.path(),
+                &format!(".secrets.json.{}.9.tmp", std::process::id()),
+            ),
+        ];
+        let unrelated = leave_temporary(dir.path(), ".other.json.4294967295.3.tmp");
+        let odd = [
+            // Not names the writer makes.
+            leave_temporary(dir.path(), ".secrets.json.4294967295.not-ours.tmp"),
+            leave_temporary(dir.path(), ".secrets.json.x1.3.tmp"),
+            leave_temporary(dir.path(), ".secrets.json.1.3.4.tmp"),
+            leave_temporary(dir.path(), ".secrets.json.1..tmp"),
+        ];
         JsonSecretStore::open_with(path, None).unwrap();
-        assert!(live.exists());
-        assert!(odd.exists());
+        for f in &left {
+            assert!(!f.exists(), "{} was left", f.display());
+        }
+        for f in odd.iter().chain([&unrelated]) {
+            assert!(f.exists(), "{} was removed", f.display());
+        }
+    }
+
+    #[test]
+    fn temporaries_are_kept_while_another_writer_holds_the_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secrets.json");
+        fs::write(&path, "{}").unwrap();
+        let temporary = leave_temporary(dir.path(), ".secrets.json.1.3.tmp");
+        // Another store's put under way: it holds the lock for the whole
+        // life of its temporary file. Opening neither waits nor removes it.
+        let writing = lock_file(&path).unwrap();
+        JsonSecretStore::open_with(path.clone(), None).unwrap();
+        assert!(temporary.exists());
+        drop(writing);
+        JsonSecretStore::open_with(path, None).unwrap();
+        assert!(!temporary.exists());
     }
 
     #[test]
