@@ -13,11 +13,13 @@
 //! entered: a call that is ready on its first poll is answered without a
 //! thread hand-off. A call that has to wait moves into a task on this
 //! runtime, where its I/O is driven, and its caller is woken once, when it
-//! is done (`Guarded`).
+//! is done (`Guarded`). Once a method's latest calls have all had to wait,
+//! its next calls start on the runtime without the first poll where the
+//! caller polls (`FirstPolls`).
 
 use std::future::Future;
 use std::pin::{pin, Pin};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
@@ -93,6 +95,62 @@ pub fn shutdown(timeout: Duration) {
 /// A boxed adapter future.
 pub(crate) type BoxFuture = Pin<Box<dyn Future<Output = Result<String, Error>> + Send>>;
 
+/// How many calls of a method in a row must have waited after their first
+/// poll before the method's next calls start on the runtime.
+pub const WAITED_STREAK: u8 = 4;
+
+/// What the latest calls of each method of one provider did on their first
+/// poll: how many in a row were still waiting after it (up to
+/// [`WAITED_STREAK`]).
+///
+/// A first poll where the caller polls costs a call that has to wait more
+/// than it saves: the call's first steps (taking a pooled connection,
+/// handing the request to the connection's task, arming the deadline
+/// timer) run on the caller's thread against state that the runtime's
+/// threads own, and the connection task is woken across threads. So once a
+/// method's last [`WAITED_STREAK`] calls all waited, its calls start as a
+/// task on the runtime. A call that is ready on its first poll, wherever
+/// that poll ran, sets the count back to zero, so a method whose calls are
+/// ready (a cache, a provider answering from memory) keeps being answered
+/// where it is polled, with no hand-off.
+pub(crate) struct FirstPolls {
+    /// One counter per method, indexed by the method's position in
+    /// [`crate::methods::Method::ALL`].
+    waited: Box<[AtomicU8]>,
+}
+
+impl FirstPolls {
+    pub(crate) fn new(methods: usize) -> FirstPolls {
+        FirstPolls {
+            waited: (0..methods).map(|_| AtomicU8::new(0)).collect(),
+        }
+    }
+
+    /// Whether the next call of method `slot` starts on the runtime.
+    pub(crate) fn start_on_runtime(&self, slot: usize) -> bool {
+        self.waited
+            .get(slot)
+            .is_some_and(|n| n.load(Ordering::Relaxed) >= WAITED_STREAK)
+    }
+
+    /// Records what a call of method `slot` did on its first poll. Calls
+    /// polled at once may race here; a lost update only moves the switch
+    /// by a call.
+    fn record(&self, slot: usize, ready: bool) {
+        let Some(waited) = self.waited.get(slot) else {
+            return;
+        };
+        if ready {
+            waited.store(0, Ordering::Relaxed);
+        } else {
+            let n = waited.load(Ordering::Relaxed);
+            if n < WAITED_STREAK {
+                waited.store(n + 1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
 /// An adapter call made safe to poll anywhere: the runtime's context is
 /// entered around each poll and the drop, a panic becomes `adapter_panic`,
 /// and the deadline of the call context is applied.
@@ -101,7 +159,8 @@ pub(crate) type BoxFuture = Pin<Box<dyn Future<Output = Result<String, Error>> +
 /// a call that is ready then is answered with no thread hand-off. An
 /// asynchronous call that is still waiting after it moves, boxed as it is,
 /// into a task on the adapter runtime, and the caller waits for that task
-/// alone. The call's sockets and timers are driven by the runtime's threads
+/// alone. A call of a method whose latest calls all waited starts in that
+/// task directly ([`FirstPolls`]). The call's sockets and timers are driven by the runtime's threads
 /// anyway; run there, each of its wake-ups (the HTTP client's connection
 /// task answering, a body chunk arriving) stays on those threads instead
 /// of crossing to the caller's runtime and back, and the caller is woken
@@ -130,16 +189,19 @@ impl Guarded {
                 inner: Some(inner),
                 what,
                 request_id: None,
+                first_poll: None,
             }),
             handle: None,
         }
     }
 
     /// Guards a call of an asynchronous provider: on the adapter runtime,
-    /// with the context's deadline.
+    /// with the context's deadline. `history` is the provider's record of
+    /// first polls and the method's slot in it.
     pub(crate) fn on_runtime(
         what: &'static str,
         context: &CallContext,
+        history: (Arc<FirstPolls>, usize),
         inner: BoxFuture,
     ) -> Guarded {
         let handle = match handle() {
@@ -165,6 +227,7 @@ impl Guarded {
                 request_id: Some(context.request_id())
                     .filter(|id| !id.is_empty())
                     .map(Arc::from),
+                first_poll: Some(history),
             }),
             handle: Some(handle),
         }
@@ -173,11 +236,23 @@ impl Guarded {
 
 /// An adapter call whose polls and drop catch panics: a poll that panics
 /// is `adapter_panic`, and the future that panicked is dropped. Each poll
-/// tags the log lines written meanwhile with the request id.
+/// tags the log lines written meanwhile with the request id. The first
+/// poll's outcome goes to the provider's [`FirstPolls`].
 struct Caught {
     inner: Option<BoxFuture>,
     what: &'static str,
     request_id: Option<Arc<str>>,
+    /// Where to record the first poll; taken by it.
+    first_poll: Option<(Arc<FirstPolls>, usize)>,
+}
+
+impl Caught {
+    /// Whether this call, not polled yet, should start on the runtime.
+    fn starts_on_runtime(&self) -> bool {
+        self.first_poll
+            .as_ref()
+            .is_some_and(|(history, slot)| history.start_on_runtime(*slot))
+    }
 }
 
 impl Future for Caught {
@@ -194,6 +269,9 @@ impl Future for Caught {
         let polled = crate::log::with_request_id(request_id, || {
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| future.as_mut().poll(cx)))
         });
+        if let Some((history, slot)) = this.first_poll.take() {
+            history.record(slot, !matches!(polled, Ok(Poll::Pending)));
+        }
         match polled {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(result)) => {
@@ -232,6 +310,12 @@ impl Future for Guarded {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
         match std::mem::replace(&mut this.stage, Stage::Finished) {
+            Stage::Here(call) if call.starts_on_runtime() && this.handle.is_some() => {
+                if let Some(handle) = &this.handle {
+                    this.stage = Stage::OnRuntime(handle.spawn(call));
+                }
+                self.poll(cx)
+            }
             Stage::Here(mut call) => {
                 let polled = {
                     let _entered = this.handle.as_ref().map(Handle::enter);
@@ -302,5 +386,48 @@ pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
             return output;
         }
         std::thread::park();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_streak_of_waiting_calls_moves_the_method_and_a_ready_one_brings_it_back() {
+        let polls = FirstPolls::new(3);
+        for _ in 1..WAITED_STREAK {
+            polls.record(1, false);
+            assert!(!polls.start_on_runtime(1));
+        }
+        polls.record(1, false);
+        assert!(polls.start_on_runtime(1));
+        // More waiting calls keep it there (the count saturates).
+        for _ in 0..300 {
+            polls.record(1, false);
+        }
+        assert!(polls.start_on_runtime(1));
+        // Other methods have their own count.
+        assert!(!polls.start_on_runtime(0) && !polls.start_on_runtime(2));
+        // One ready call, and the next calls are polled where they are.
+        polls.record(1, true);
+        assert!(!polls.start_on_runtime(1));
+        // A ready call within a streak starts it over.
+        for _ in 1..WAITED_STREAK {
+            polls.record(1, false);
+        }
+        polls.record(1, true);
+        polls.record(1, false);
+        assert!(!polls.start_on_runtime(1));
+    }
+
+    #[test]
+    fn a_slot_out_of_range_has_no_history() {
+        let polls = FirstPolls::new(1);
+        for _ in 0..WAITED_STREAK {
+            polls.record(5, false);
+        }
+        assert!(!polls.start_on_runtime(5));
+        assert!(!polls.start_on_runtime(0));
     }
 }

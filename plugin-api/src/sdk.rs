@@ -45,7 +45,7 @@ use crate::protocol::{
     CompleteStepPayload, IdPayload, Manifest, PlanIdPayload, ProviderEntry, RunIdPayload,
     SecretGetPayload, SecretPutPayload, TeamMembersPayload, TimelineAppendPayload, UpdatePayload,
 };
-use crate::runtime::{BoxFuture, Guarded};
+use crate::runtime::{BoxFuture, FirstPolls, Guarded};
 use crate::schema::*;
 
 /// A provider's config: the JSON object from `OPSORCH_<CAP>_CONFIG` or the
@@ -485,6 +485,7 @@ impl Adapter {
             capability,
             mode,
             provider: Arc::new((registration.construct)(config)?),
+            first_polls: Arc::new(FirstPolls::new(Method::ALL.len())),
         })
     }
 }
@@ -496,6 +497,8 @@ pub struct ProviderInstance {
     capability: Capability,
     mode: Mode,
     provider: Arc<AnyProvider>,
+    /// What its asynchronous calls did on their first poll, per method.
+    first_polls: Arc<FirstPolls>,
 }
 
 /// How a provider's calls run.
@@ -595,7 +598,8 @@ impl ProviderInstance {
             let call: BoxFuture = Box::pin(async move {
                 dispatch(&provider, capability, &context, method, payload.as_ref()).await
             });
-            Guarded::on_runtime(method.name(), &deadline_context, call)
+            let history = (self.first_polls.clone(), method as usize);
+            Guarded::on_runtime(method.name(), &deadline_context, history, call)
         }
     }
 }

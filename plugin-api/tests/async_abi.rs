@@ -4,6 +4,7 @@
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -24,14 +25,25 @@ impl Drop for SetOnDrop {
     }
 }
 
-/// `name` selects the behaviour: `hang`, `panic`, `echo` (the context).
+/// The threads on which calls named `where` and `ready` made their first
+/// step, in call order.
+static FIRST_STEPS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// `name` selects the behaviour: `hang`, `panic`, `echo` (the context),
+/// `where` (waits 1 ms) and `ready` (answers at once), both noting the
+/// thread of their first step.
 struct Waiting;
 
 #[async_trait]
 impl AsyncServiceProvider for Waiting {
     async fn query(&self, context: &CallContext, query: ServiceQuery) -> Result<Vec<Service>> {
         STARTED.fetch_add(1, Ordering::SeqCst);
+        if let "where" | "ready" = query.name.as_str() {
+            let thread = std::thread::current().name().unwrap_or("?").to_string();
+            FIRST_STEPS.lock().unwrap().push(thread);
+        }
         match query.name.as_str() {
+            "ready" => Ok(Vec::new()),
             "hang" => {
                 let _guard = SetOnDrop;
                 // Needs the adapter runtime's timer: fails if polled without it.
@@ -116,6 +128,34 @@ async fn context_reaches_the_adapter_and_io_runs_on_the_adapter_runtime() {
         matches!(&out, RResult::ROk(s) if s.contains(r#""url":"false""#)),
         "{out:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_method_whose_calls_wait_starts_them_on_the_adapter_runtime() {
+    use opsorch_plugin_api::runtime::WAITED_STREAK;
+    let p = provider("waiting");
+    let on_runtime = |thread: &str| thread.contains("-rt-");
+    let streak = usize::from(WAITED_STREAK);
+    for _ in 0..streak + 2 {
+        let out = call(&p, context(None), r#"{"name":"where"}"#).await;
+        assert!(matches!(out, RResult::ROk(_)), "{out:?}");
+    }
+    // A ready call, started on the runtime, brings the method back.
+    let out = call(&p, context(None), r#"{"name":"ready"}"#).await;
+    assert_eq!(out, RResult::ROk("[]".into()));
+    let out = call(&p, context(None), r#"{"name":"where"}"#).await;
+    assert!(matches!(out, RResult::ROk(_)), "{out:?}");
+
+    let steps = FIRST_STEPS.lock().unwrap().clone();
+    assert_eq!(steps.len(), streak + 4, "{steps:?}");
+    // The first calls start where they are polled (the test's runtime)...
+    assert!(steps[..streak].iter().all(|t| !on_runtime(t)), "{steps:?}");
+    // ...then, after a streak of waiting ones, on the adapter's runtime.
+    assert!(
+        steps[streak..streak + 3].iter().all(|t| on_runtime(t)),
+        "{steps:?}"
+    );
+    assert!(!on_runtime(&steps[streak + 3]), "{steps:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
