@@ -160,11 +160,11 @@ impl FirstPolls {
 /// asynchronous call that is still waiting after it moves, boxed as it is,
 /// into a task on the adapter runtime, and the caller waits for that task
 /// alone. A call of a method whose latest calls all waited starts in that
-/// task directly ([`FirstPolls`]). The call's sockets and timers are driven by the runtime's threads
-/// anyway; run there, each of its wake-ups (the HTTP client's connection
-/// task answering, a body chunk arriving) stays on those threads instead
-/// of crossing to the caller's runtime and back, and the caller is woken
-/// once, when the call is done. Dropping the `Guarded` aborts the task: the
+/// task directly ([`FirstPolls`]). The call's sockets and timers are
+/// driven by the runtime's threads anyway; run there, each of its
+/// wake-ups (the HTTP client's connection task answering, a body chunk
+/// arriving) stays on those threads instead of crossing to the caller's
+/// runtime and back, and the caller is woken once, when the call is done. Dropping the `Guarded` aborts the task: the
 /// call's future is dropped on the runtime, which cancels its work.
 pub(crate) struct Guarded {
     stage: Stage,
@@ -310,13 +310,11 @@ impl Future for Guarded {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
         match std::mem::replace(&mut this.stage, Stage::Finished) {
-            Stage::Here(call) if call.starts_on_runtime() && this.handle.is_some() => {
-                if let Some(handle) = &this.handle {
-                    this.stage = Stage::OnRuntime(handle.spawn(call));
-                }
-                self.poll(cx)
-            }
             Stage::Here(mut call) => {
+                if let (Some(handle), true) = (&this.handle, call.starts_on_runtime()) {
+                    this.stage = Stage::OnRuntime(handle.spawn(call));
+                    return self.poll(cx);
+                }
                 let polled = {
                     let _entered = this.handle.as_ref().map(Handle::enter);
                     Pin::new(&mut call).poll(cx)
